@@ -1,0 +1,36 @@
+# One command sets up and runs the main job; one sets up and runs the tests.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-slow lint format bench clean
+
+$(BIN)/stylex: pyproject.toml
+	bash scripts/setup.sh $(VENV)
+	@touch $@
+
+setup: $(BIN)/stylex
+
+demo: setup
+	$(BIN)/stylex demo
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
+lint:
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format:
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/generator.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from stylex.cli import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""Model configurations as plain dataclasses that round-trip through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_POW2 = {16, 32, 64, 128, 256}
+
+
+def check_resolution(resolution: int) -> None:
+    if resolution not in _POW2:
+        raise ValueError(f"resolution must be a power of two in 16..256, got {resolution}")
+
+
+def check_channels(img_channels: int) -> None:
+    if img_channels not in (1, 3):
+        raise ValueError(f"img_channels must be 1 (grey) or 3 (RGB), got {img_channels}")
+
+
+def channels_at(res: int, channel_base: int, channel_max: int) -> int:
+    """Feature-map width at resolution ``res``: ``min(channel_base // res, channel_max)``."""
+    return max(1, min(channel_base // res, channel_max))
+
+
+class ConfigMixin:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls: type[T], d: dict[str, Any]) -> T:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class GeneratorConfig(ConfigMixin):
+    """StyleGAN2 generator. Widths: ``min(channel_base // res, channel_max)`` per resolution.
+
+    ``cond_dim`` is the size of the condition vector ``c`` concatenated to ``w`` before every
+    style affine (StylEx: the classifier's output; 0 = unconditional baseline).
+    """
+
+    resolution: int = 32
+    img_channels: int = 1
+    z_dim: int = 512
+    w_dim: int = 512
+    cond_dim: int = 0
+    mapping_layers: int = 8
+    mapping_lr_mult: float = 0.01
+    channel_base: int = 16384
+    channel_max: int = 512
+    modconv: str = "auto"  # "auto" (fused on CUDA, unfused on CPU) | "fused" | "unfused"
+    w_avg_beta: float = 0.995
+    noise_seed: int = 0  # seed of the constant noise maps used by noise_mode="const"
+
+    def __post_init__(self) -> None:
+        check_resolution(self.resolution)
+        check_channels(self.img_channels)
+        if self.modconv not in ("auto", "fused", "unfused"):
+            raise ValueError(f"modconv must be auto|fused|unfused, got {self.modconv!r}")
+        if self.cond_dim < 0:
+            raise ValueError("cond_dim must be >= 0")
+
+
+@dataclass
+class DiscriminatorConfig(ConfigMixin):
+    """Residual StyleGAN2 discriminator, conditioned on ``c`` by projection (cond_dim 0 = off)."""
+
+    resolution: int = 32
+    img_channels: int = 1
+    cond_dim: int = 0
+    channel_base: int = 16384
+    channel_max: int = 512
+    mbstd_group: int = 4
+
+    def __post_init__(self) -> None:
+        check_resolution(self.resolution)
+        check_channels(self.img_channels)
+
+
+@dataclass
+class EncoderConfig(ConfigMixin):
+    """Encoder with the discriminator's residual architecture and a ``w_dim`` head."""
+
+    resolution: int = 32
+    img_channels: int = 1
+    w_dim: int = 512
+    channel_base: int = 16384
+    channel_max: int = 512
+
+    def __post_init__(self) -> None:
+        check_resolution(self.resolution)
+        check_channels(self.img_channels)

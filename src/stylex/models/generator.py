@@ -1,0 +1,343 @@
+"""StyleGAN2 generator with an explicit, first-class StyleSpace.
+
+The synthesis network is a flat sequence of *style layers*, each consuming one style vector:
+
+    [conv(4), rgb(4), conv↑(8), conv(8), rgb(8), conv↑(16), conv(16), rgb(16), …]
+
+A *conv* layer maps the feature map ``x``; an *rgb* layer adds its image to the upsampled skip
+image. The running state between layers is ``SynthesisState(x, img)``. Because every layer is a
+function of (state, its style, its noise), the network can be run up to layer ``l`` once, the
+state kept, and layers ``≥ l`` re-run for many edited style sets (``run_from``): that is what
+AttFind, the viewer and the metrics use.
+
+Style coordinates: ``(layer, channel)`` with ``layer`` the position in the sequence above. The
+flat index (:class:`StyleSpace`) runs over conv layers only by default; toRGB styles on request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from stylex.models.config import GeneratorConfig, channels_at
+from stylex.models.io import PretrainedMixin
+from stylex.models.layers import EqualLinear, ModulatedConv2d, lrelu_gain, upsample2x
+
+NoiseMode = str  # "const" | "random" | "none"
+
+
+@dataclass
+class SynthesisState:
+    """Activations between style layers: features ``x`` [B, C, H, W], skip image or None."""
+
+    x: torch.Tensor
+    img: torch.Tensor | None
+
+    def repeat_interleave(self, n: int) -> SynthesisState:
+        """Each sample repeated ``n`` times along the batch (for many edits per image)."""
+        img = None if self.img is None else self.img.repeat_interleave(n, dim=0)
+        return SynthesisState(self.x.repeat_interleave(n, dim=0), img)
+
+    def index_select(self, idx: torch.Tensor) -> SynthesisState:
+        img = None if self.img is None else self.img.index_select(0, idx)
+        return SynthesisState(self.x.index_select(0, idx), img)
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
+
+
+class MappingNetwork(nn.Module):
+    """z [B, z_dim] → w [B, w_dim]: pixel norm, then an MLP with lr multiplier (0.01)."""
+
+    def __init__(self, z_dim: int, w_dim: int, num_layers: int, lr_mul: float):
+        super().__init__()
+        dims = [z_dim] + [w_dim] * num_layers
+        self.norm = PixelNorm()
+        self.net = nn.Sequential(
+            *[EqualLinear(a, b, lr_mul=lr_mul, activation=True) for a, b in zip(dims, dims[1:])]
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.norm(z))
+
+
+class StyleLayer(nn.Module):
+    """One entry of the synthesis sequence: its style affine and its operation."""
+
+    kind: str  # "conv" or "rgb"
+
+    def __init__(self, affine_in: int, in_ch: int, resolution: int):
+        super().__init__()
+        # Styles start at 1 (bias_init=1) so an untrained network passes features through.
+        self.affine = EqualLinear(affine_in, in_ch, bias_init=1.0)
+        self.style_dim = in_ch
+        self.resolution = resolution
+
+
+class ConvLayer(StyleLayer):
+    """Modulated 3×3 conv (optionally upsampling 2×), per-pixel noise, bias, leaky ReLU."""
+
+    kind = "conv"
+
+    def __init__(self, affine_in: int, in_ch: int, out_ch: int, resolution: int, upsample: bool,
+                 modconv: str):
+        super().__init__(affine_in, in_ch, resolution)
+        self.conv = ModulatedConv2d(in_ch, out_ch, 3, upsample=upsample, fused=modconv)
+        self.noise_strength = nn.Parameter(torch.zeros(()))
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.out_ch = out_ch
+
+    def forward(self, state: SynthesisState, s: torch.Tensor, noise: torch.Tensor | None,
+                fused: bool | None = None) -> SynthesisState:
+        x = self.conv(state.x, s, fused=fused)
+        if noise is not None:
+            x = x + noise.to(x.dtype) * self.noise_strength.to(x.dtype)
+        x = lrelu_gain(x + self.bias.to(x.dtype)[None, :, None, None])
+        return SynthesisState(x, state.img)
+
+
+class RGBLayer(StyleLayer):
+    """Modulated 1×1 conv to image channels (no demodulation), added to the upsampled skip."""
+
+    kind = "rgb"
+
+    def __init__(self, affine_in: int, in_ch: int, img_channels: int, resolution: int,
+                 modconv: str):
+        super().__init__(affine_in, in_ch, resolution)
+        self.conv = ModulatedConv2d(in_ch, img_channels, 1, demodulate=False, fused=modconv)
+        self.bias = nn.Parameter(torch.zeros(img_channels))
+
+    def forward(self, state: SynthesisState, s: torch.Tensor, noise: torch.Tensor | None = None,
+                fused: bool | None = None) -> SynthesisState:
+        y = self.conv(state.x, s, fused=fused) + self.bias.to(state.x.dtype)[None, :, None, None]
+        if state.img is not None:
+            y = y + upsample2x(state.img)
+        return SynthesisState(state.x, y)
+
+
+class StyleSpace:
+    """Flat coordinate ids over the style layers' channels.
+
+    ``layers`` are positions in the synthesis sequence (conv layers, plus rgb layers when
+    ``include_rgb``); ``index(layer, channel)`` ↔ ``locate(index)``.
+    """
+
+    def __init__(self, layer_ids: list[int], sizes: list[int]):
+        self.layers = list(layer_ids)
+        self.sizes = list(sizes)
+        self.offsets = [0]
+        for n in self.sizes:
+            self.offsets.append(self.offsets[-1] + n)
+        self._pos = {layer: p for p, layer in enumerate(self.layers)}
+
+    @property
+    def total(self) -> int:
+        return self.offsets[-1]
+
+    def __len__(self) -> int:
+        return self.total
+
+    def index(self, layer: int, channel: int) -> int:
+        if layer not in self._pos:
+            raise KeyError(f"layer {layer} is not in this StyleSpace (layers {self.layers})")
+        p = self._pos[layer]
+        if not 0 <= channel < self.sizes[p]:
+            raise IndexError(f"channel {channel} out of range for layer {layer} ({self.sizes[p]})")
+        return self.offsets[p] + channel
+
+    def locate(self, index: int) -> tuple[int, int]:
+        if not 0 <= index < self.total:
+            raise IndexError(f"style index {index} out of range 0..{self.total - 1}")
+        p = _bisect_right(self.offsets, index) - 1
+        return self.layers[p], index - self.offsets[p]
+
+    def flatten(self, styles: list[torch.Tensor]) -> torch.Tensor:
+        """Per-layer styles (all synthesis layers) → [B, total] over this space's layers."""
+        return torch.cat([styles[layer] for layer in self.layers], dim=1)
+
+    def unflatten(self, flat: torch.Tensor, styles: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Write [B, total] back into a copy of the per-layer list ``styles``."""
+        out = list(styles)
+        for p, layer in enumerate(self.layers):
+            out[layer] = flat[:, self.offsets[p] : self.offsets[p + 1]]
+        return out
+
+
+def _bisect_right(a: list[int], x: int) -> int:
+    lo, hi = 0, len(a)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class Generator(PretrainedMixin, nn.Module):
+    """StyleGAN2 generator: mapping z→w, style affines on concat(w, c), skip synthesis.
+
+    Images are [B, img_channels, R, R], nominally in [-1, 1] (not clamped).
+    """
+
+    config_class = GeneratorConfig
+    default_name = "generator"
+
+    def __init__(self, config: GeneratorConfig):
+        super().__init__()
+        self.config = cfg = config
+        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_lr_mult)
+        self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+        affine_in = cfg.w_dim + cfg.cond_dim
+        ch = lambda r: channels_at(r, cfg.channel_base, cfg.channel_max)  # noqa: E731
+        self.const = nn.Parameter(torch.randn(1, ch(4), 4, 4))
+        layers: list[StyleLayer] = [
+            ConvLayer(affine_in, ch(4), ch(4), 4, upsample=False, modconv=cfg.modconv),
+            RGBLayer(affine_in, ch(4), cfg.img_channels, 4, modconv=cfg.modconv),
+        ]
+        res = 8
+        while res <= cfg.resolution:
+            layers += [
+                ConvLayer(affine_in, ch(res // 2), ch(res), res, upsample=True,
+                          modconv=cfg.modconv),
+                ConvLayer(affine_in, ch(res), ch(res), res, upsample=False, modconv=cfg.modconv),
+                RGBLayer(affine_in, ch(res), cfg.img_channels, res, modconv=cfg.modconv),
+            ]
+            res *= 2
+        self.layers = nn.ModuleList(layers)
+        g = torch.Generator().manual_seed(cfg.noise_seed)
+        for i, layer in enumerate(self.layers):
+            if layer.kind == "conv":
+                r = layer.resolution
+                self.register_buffer(f"noise_const_{i}", torch.randn(1, 1, r, r, generator=g))
+
+    # ----------------------------------------------------------------------------- structure
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    def layer_kinds(self) -> list[str]:
+        return [layer.kind for layer in self.layers]
+
+    def style_space(self, include_rgb: bool = False) -> StyleSpace:
+        ids = [i for i, layer in enumerate(self.layers) if include_rgb or layer.kind == "conv"]
+        return StyleSpace(ids, [self.layers[i].style_dim for i in ids])
+
+    # ----------------------------------------------------------------------------- mapping
+    def map(self, z: torch.Tensor, truncation: float = 1.0, update_w_avg: bool = False):
+        """z [B, z_dim] → w [B, w_dim], with truncation toward the tracked mean w."""
+        w = self.mapping(z)
+        if update_w_avg:
+            with torch.no_grad():
+                beta = self.config.w_avg_beta
+                self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, beta))
+        if truncation != 1.0:
+            w = self.w_avg.to(w.dtype).lerp(w, truncation)
+        return w
+
+    def styles(self, w: torch.Tensor, c: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Style vectors for every synthesis layer: list of [B, C_l].
+
+        w: [B, w_dim] or per-layer [B, num_layers, w_dim]; c: [B, cond_dim] (None iff 0).
+        """
+        cd = self.config.cond_dim
+        if cd and c is None:
+            raise ValueError(f"this generator is conditional (cond_dim={cd}): pass c")
+        if not cd and c is not None and c.numel():
+            raise ValueError("this generator is unconditional (cond_dim=0): c must be None")
+        out = []
+        for i, layer in enumerate(self.layers):
+            wi = w[:, i] if w.dim() == 3 else w
+            inp = torch.cat([wi, c.to(wi.dtype)], dim=1) if cd else wi
+            out.append(layer.affine(inp))
+        return out
+
+    # ----------------------------------------------------------------------------- synthesis
+    def make_noise(self, batch: int, mode: NoiseMode, device=None, dtype=None):
+        """Per-layer noise list (None for rgb layers and for mode "none")."""
+        noise: list[torch.Tensor | None] = []
+        for i, layer in enumerate(self.layers):
+            if layer.kind != "conv" or mode == "none":
+                noise.append(None)
+            elif mode == "const":
+                noise.append(getattr(self, f"noise_const_{i}"))
+            elif mode == "random":
+                r = layer.resolution
+                noise.append(torch.randn(batch, 1, r, r, device=device or self.const.device,
+                                         dtype=dtype))
+            else:
+                raise ValueError(f"noise mode must be const|random|none, got {mode!r}")
+        return noise
+
+    def initial_state(self, batch: int, dtype=None) -> SynthesisState:
+        x = self.const.expand(batch, -1, -1, -1)
+        return SynthesisState(x if dtype is None else x.to(dtype), None)
+
+    def run_layers(self, state: SynthesisState, styles: list[torch.Tensor], start: int, stop: int,
+                   noise: list[torch.Tensor | None], fused: bool | None = None) -> SynthesisState:
+        """Apply synthesis layers ``start..stop-1`` to ``state`` (styles indexed by layer)."""
+        for i in range(start, stop):
+            state = self.layers[i](state, styles[i], noise[i], fused=fused)
+        return state
+
+    def synthesize(self, styles: list[torch.Tensor], noise: list | None = None,
+                   noise_mode: NoiseMode = "const", fused: bool | None = None) -> torch.Tensor:
+        """Styles (list over all layers of [B, C_l]) → images [B, img_channels, R, R]."""
+        b = styles[0].shape[0]
+        if noise is None:
+            noise = self.make_noise(b, noise_mode, dtype=styles[0].dtype)
+        state = self.run_layers(self.initial_state(b, styles[0].dtype), styles, 0,
+                                self.num_layers, noise, fused)
+        return state.img
+
+    def run_until(self, styles: list[torch.Tensor], layer: int, noise: list | None = None,
+                  noise_mode: NoiseMode = "const") -> SynthesisState:
+        """Run layers ``< layer`` and return the state to cache (the input of ``layer``)."""
+        b = styles[0].shape[0]
+        if noise is None:
+            noise = self.make_noise(b, noise_mode, dtype=styles[0].dtype)
+        return self.run_layers(self.initial_state(b, styles[0].dtype), styles, 0, layer, noise)
+
+    def run_from(self, state: SynthesisState, styles: list[torch.Tensor], layer: int,
+                 noise: list | None = None, noise_mode: NoiseMode = "const") -> torch.Tensor:
+        """Re-run layers ``≥ layer`` from a cached state. Only ``styles[layer:]`` are read.
+
+        ``state`` and ``styles[l]`` (l ≥ layer) must share a batch size; with const noise the
+        result equals :meth:`synthesize` on the same styles.
+        """
+        b = state.x.shape[0]
+        if noise is None:
+            noise = self.make_noise(b, noise_mode, dtype=state.x.dtype)
+        return self.run_layers(state, styles, layer, self.num_layers, noise).img
+
+    # ----------------------------------------------------------------------------- convenience
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: float = 1.0,
+                noise_mode: NoiseMode = "random") -> torch.Tensor:
+        """Random sample: z [B, z_dim] (and c) → images."""
+        return self.synthesize(self.styles(self.map(z, truncation), c), noise_mode=noise_mode)
+
+    def generate(self, w: torch.Tensor, c: torch.Tensor | None = None,
+                 noise_mode: NoiseMode = "const") -> torch.Tensor:
+        """w [B, w_dim] (e.g. from the encoder) and c → images."""
+        return self.synthesize(self.styles(w, c), noise_mode=noise_mode)
+
+    def flops_per_image(self) -> float:
+        """Multiply-adds ×2 of the synthesis convolutions for one image (mapping/affines ignored)."""
+        total = 0.0
+        for layer in self.layers:
+            conv = layer.conv
+            r = layer.resolution
+            if conv.upsample:  # transposed conv runs at the input resolution
+                total += 2 * conv.in_ch * conv.out_ch * conv.kernel**2 * (r // 2) ** 2
+            else:
+                total += 2 * conv.in_ch * conv.out_ch * conv.kernel**2 * r * r
+        return total
+
+
+def num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+

@@ -1,0 +1,117 @@
+"""Weights as safetensors + JSON config. Never pickles."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save
+from torch import nn
+
+from stylex.errors import RunError
+
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder + fsync + rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def save_state(module_or_state: nn.Module | dict[str, torch.Tensor], path: str | os.PathLike,
+               metadata: dict[str, str] | None = None) -> None:
+    """Save a module's state (parameters and persistent buffers) as safetensors, atomically."""
+    state = (
+        module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
+    )
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
+
+
+def load_state(module: nn.Module, path: str | os.PathLike, strict: bool = True) -> nn.Module:
+    """Load safetensors weights into ``module``; a clear RunError if missing or mismatched."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"weights file not found: {path}")
+    try:
+        state = load_file(str(path))
+    except Exception as e:  # safetensors raises its own error types for torn/garbage files
+        raise RunError(f"cannot read weights {path}: {e}") from e
+    try:
+        module.load_state_dict(state, strict=strict)
+    except RuntimeError as e:
+        raise RunError(f"weights in {path} do not fit the configured model: {e}") from e
+    return module
+
+
+class PretrainedMixin:
+    """``save_pretrained(dir)`` / ``from_pretrained(dir)``: ``{name}.json`` + ``{name}.safetensors``.
+
+    The owning class sets ``config_class`` and ``default_name`` and keeps its config in
+    ``self.config``.
+    """
+
+    config_class: type
+    default_name: str
+
+    def save_pretrained(self, directory: str | os.PathLike, name: str | None = None) -> Path:
+        name = name or self.default_name
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_state(self, directory / f"{name}.safetensors")  # type: ignore[arg-type]
+        atomic_write_json(
+            directory / f"{name}.json",
+            {
+                "class": type(self).__name__,
+                "format_version": FORMAT_VERSION,
+                "config": self.config.to_dict(),  # type: ignore[attr-defined]
+            },
+        )
+        return directory
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | os.PathLike, name: str | None = None, device: Any = "cpu"
+    ):
+        name = name or cls.default_name
+        directory = Path(directory)
+        cfg_path = directory / f"{name}.json"
+        if not cfg_path.is_file():
+            raise RunError(f"model config not found: {cfg_path}")
+        try:
+            meta = json.loads(cfg_path.read_text())
+        except json.JSONDecodeError as e:
+            raise RunError(f"model config {cfg_path} is not valid JSON: {e}") from e
+        if meta.get("class") != cls.__name__:
+            raise RunError(f"{cfg_path} holds a {meta.get('class')!r}, expected {cls.__name__}")
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise RunError(
+                f"{cfg_path} was written by a newer stylex (format {meta.get('format_version')})"
+            )
+        try:
+            config = cls.config_class.from_dict(meta["config"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise RunError(f"model config {cfg_path} is incompatible: {e}") from e
+        model = cls(config)
+        load_state(model, directory / f"{name}.safetensors")
+        return model.to(device)
