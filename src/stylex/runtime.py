@@ -46,7 +46,8 @@ def tune_allocator() -> bool:
     if libc is None or not hasattr(libc, "mallopt"):
         return False
     ok = libc.mallopt(_M_MMAP_MAX, 0) == 1
-    ok = (libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(min(_TRIM_THRESHOLD, 2**31 - 1))) == 1) and ok
+    trim = ctypes.c_int(min(_TRIM_THRESHOLD, 2**31 - 1))
+    ok = (libc.mallopt(_M_TRIM_THRESHOLD, trim) == 1) and ok
     _state["tuned"] = ok
     return ok
 

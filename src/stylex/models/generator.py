@@ -326,7 +326,7 @@ class Generator(PretrainedMixin, nn.Module):
         return self.synthesize(self.styles(w, c), noise_mode=noise_mode)
 
     def flops_per_image(self) -> float:
-        """Multiply-adds ×2 of the synthesis convolutions for one image (mapping/affines ignored)."""
+        """FLOPs (2 × multiply-adds) of the synthesis convs for one image (no mapping/affines)."""
         total = 0.0
         for layer in self.layers:
             conv = layer.conv

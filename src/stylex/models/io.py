@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +12,9 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from stylex.errors import RunError
+from stylex.utils.fs import atomic_write_bytes, atomic_write_json
 
 FORMAT_VERSION = 1
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder + fsync + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
 def save_state(module_or_state: nn.Module | dict[str, torch.Tensor], path: str | os.PathLike,
@@ -65,7 +44,7 @@ def load_state(module: nn.Module, path: str | os.PathLike, strict: bool = True) 
 
 
 class PretrainedMixin:
-    """``save_pretrained(dir)`` / ``from_pretrained(dir)``: ``{name}.json`` + ``{name}.safetensors``.
+    """``save_pretrained(dir)`` / ``from_pretrained(dir)``: ``{name}.json`` + safetensors.
 
     The owning class sets ``config_class`` and ``default_name`` and keeps its config in
     ``self.config``.
