@@ -1,0 +1,135 @@
+"""A run folder: everything one StylEx training produced, and the object that loads it.
+
+Layout::
+
+    RUN/config.json              data spec, model configs, training config (rebuilds everything)
+    RUN/classifier.pt            the user's classifier (TorchScript) + its contract
+    RUN/generator.{json,safetensors}   EMA generator (used after training)
+    RUN/encoder.{json,safetensors}     EMA encoder
+    RUN/discriminator.{json,safetensors}
+    RUN/checkpoints/step-NNNNNNN/      full training state (for --resume)
+    RUN/log.jsonl, RUN/tb/, RUN/samples/
+    RUN/attfind/, RUN/metrics.json, RUN/report/   written by later stages
+
+:class:`Run` is what AttFind, explain, evaluate, report and serve work from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stylex.errors import RunError
+from stylex.models import Discriminator, Encoder, Generator
+from stylex.runtime import resolve_device
+from stylex.training.losses import condition_from_logits
+
+FORMAT_VERSION = 1
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise RunError(f"run folder not found: {run_dir}")
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a stylex run: config.json missing")
+    try:
+        cfg = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(cfg, dict) or "generator" not in cfg or "data" not in cfg:
+        raise RunError(f"{path} is not a stylex run config (no 'generator'/'data' sections)")
+    version = cfg.get("format_version", 0)
+    if version > FORMAT_VERSION:
+        raise RunError(f"{path} was written by a newer stylex (format {version}); upgrade stylex")
+    if version < 1:
+        raise RunError(f"{path} has an unsupported format version {version}")
+    return cfg
+
+
+@dataclass
+class Run:
+    """A trained StylEx run, loaded for inference (EMA generator and encoder, frozen)."""
+
+    path: Path
+    config: dict[str, Any]
+    generator: Generator
+    encoder: Encoder
+    discriminator: Discriminator | None
+    classifier: Any  # stylex.classifier.Classifier
+    device: torch.device
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str | torch.device | None = None,
+             discriminator: bool = True) -> Run:
+        from stylex.classifier import load_classifier
+
+        run_dir = Path(run_dir)
+        cfg = read_run_config(run_dir)
+        dev = resolve_device(device)
+        if not (run_dir / "generator.safetensors").is_file():
+            raise RunError(f"{run_dir} has no trained weights yet (generator.safetensors missing)"
+                           " — train it with `stylex train`, or --resume an interrupted run")
+        g = Generator.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
+        e = Encoder.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
+        d = None
+        if discriminator and (run_dir / "discriminator.safetensors").is_file():
+            d = Discriminator.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
+        clf_path = run_dir / cfg["classifier"]["file"]
+        clf = load_classifier(str(clf_path), device=dev)
+        return cls(run_dir, cfg, g, e, d, clf, dev)
+
+    # ----------------------------------------------------------------------------- helpers
+    @property
+    def baseline(self) -> bool:
+        return bool(self.config["train"].get("baseline", False))
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.classifier.class_names)
+
+    @property
+    def cond_signal(self) -> str:
+        return self.config["train"].get("cond_signal", "probs")
+
+    def dataset(self, split: str = "val"):
+        """The run's data at its resolution/channels; ``split`` = "train" | "val" | "all"."""
+        from stylex.data import load_dataset
+
+        d = self.config["data"]
+        ds = load_dataset(d["spec"], resolution=d["resolution"], channels=d["channels"],
+                          seed=d.get("seed", 0))
+        if split == "all":
+            return ds
+        train, val = ds.split(d.get("val_fraction", 0.1), seed=d.get("seed", 0))
+        return {"train": train, "val": val}[split]
+
+    def condition(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """Generator condition from classifier logits (None for a baseline run)."""
+        if self.generator.config.cond_dim == 0:
+            return None
+        return condition_from_logits(logits, self.cond_signal)
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """images [B, C, R, R] in [-1, 1] → (w [B, w_dim], c [B, cond_dim] or None)."""
+        images = images.to(self.device)
+        return self.encoder(images), self.condition(self.classifier(images))
+
+    @torch.no_grad()
+    def encode_styles(self, images: torch.Tensor) -> list[torch.Tensor]:
+        w, c = self.encode(images)
+        return self.generator.styles(w, c)
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        w, c = self.encode(images)
+        return self.generator.generate(w, c).clamp(-1, 1)
+
+    @torch.no_grad()
+    def probs(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.classifier(images.to(self.device).clamp(-1, 1)), dim=1)

@@ -1,0 +1,56 @@
+"""Training configuration (a dataclass serialised into the run's config.json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stylex.models.config import ConfigMixin
+
+
+@dataclass
+class TrainConfig(ConfigMixin):
+    """Hyper-parameters of StylEx training. Defaults work for 32–64 px data.
+
+    Loss weights (G and E step, encoder branch):
+    ``λ_l1·L1(x, x') + λ_perc·perceptual(x, x') + λ_w·L1(E(x'), w) + λ_cls·KL(C(x) ‖ C(x'))``
+    plus the adversarial terms of both branches (weight 1 each).
+    The condition ``c`` is the classifier's softmax output (``cond_signal="probs"``), or its
+    raw logits (``"logits"``).
+    """
+
+    steps: int = 10000
+    batch: int = 16
+    lr_g: float = 0.002
+    lr_d: float = 0.002
+    lr_e: float = 0.002
+    beta1: float = 0.0
+    beta2: float = 0.99
+    r1_gamma: float = 1.0
+    r1_every: int = 16
+    lambda_l1: float = 1.0
+    lambda_perc: float = 0.1  # the EfficientNet distance is ~10× LPIPS in scale
+    lambda_w: float = 1.0
+    lambda_cls: float = 1.0
+    cond_signal: str = "probs"
+    baseline: bool = False  # no condition, no classifier loss (Wu et al.'s StyleSpace)
+    ema_kimg: float = 10.0  # EMA half-life in thousands of images
+    ema_rampup: float = 0.05  # half-life ≤ rampup × images seen so far
+    seed: int = 0
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+    perceptual: str = "effnet"  # "effnet" (EfficientNet-Lite0 features) | "none"
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    sample_every: int = 500
+    log_every: int = 10
+    eval_every: int = 250
+    eval_images: int = 64
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.batch < 1:
+            raise ValueError("steps must be >= 0 and batch >= 1")
+        if self.cond_signal not in ("probs", "logits"):
+            raise ValueError("cond_signal must be 'probs' or 'logits'")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError("precision must be auto|fp32|bf16")
+        if self.perceptual not in ("effnet", "none"):
+            raise ValueError("perceptual must be 'effnet' or 'none'")

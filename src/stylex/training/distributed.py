@@ -1,0 +1,87 @@
+"""torch.distributed glue: rank discovery from torchrun's environment and gradient averaging.
+
+We average gradients by hand (one flattened all-reduce per optimiser step) instead of wrapping
+the networks in DDP, because the R1 penalty needs double backward, which DDP does not support.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def init_from_env(device_type: str) -> DistInfo:
+    """Join the process group if launched by torchrun (WORLD_SIZE > 1): NCCL on GPU, else gloo."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank = int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    return DistInfo(rank, world, local)
+
+
+def broadcast_params(modules, info: DistInfo) -> None:
+    """Make every rank start from rank 0's parameters and buffers."""
+    if not info.enabled:
+        return
+    for m in modules:
+        for t in list(m.parameters()) + list(m.buffers()):
+            dist.broadcast(t.data, src=0)
+
+
+def average_gradients(params, info: DistInfo) -> None:
+    """All-reduce-average the gradients of ``params`` (missing grads count as zeros)."""
+    if not info.enabled:
+        return
+    params = [p for p in params if p.requires_grad]
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= info.world
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
+        offset += n
+
+
+def all_reduce_mean(value: float, info: DistInfo, device) -> float:
+    if not info.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return float(t.item() / info.world)
+
+
+def all_reduce_mean_tensor(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    if not info.enabled:
+        return t
+    t = t.clone()
+    dist.all_reduce(t)
+    return t / info.world
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
