@@ -1,0 +1,51 @@
+"""AttFind (Lang et al. 2021, Algorithm 1): the style coordinates that most move a classifier.
+
+::
+
+    from stylex.attfind import AttFind, AttFindResult
+    result = AttFind(run).attribute(num_images=256, top_k=10)
+    result.save(run.path / "attfind")
+    result = AttFindResult.load(run.path / "attfind")
+    result["sneaker"].attributes[0]  # layer, channel, index, direction, effect, flipped
+
+Modules: :mod:`~stylex.attfind.effects` (Δ: reference loop and exact fast path),
+:mod:`~stylex.attfind.select` (unstable images, greedy selection),
+:mod:`~stylex.attfind.screen` (approximate screening mode), :mod:`~stylex.attfind.api`.
+"""
+
+from stylex.attfind.api import AttFind, AttFindResult, agreement
+from stylex.attfind.effects import (
+    DIRECTIONS,
+    Effects,
+    edit_styles,
+    fast_effects,
+    reference_effects,
+    style_bounds,
+)
+from stylex.attfind.screen import first_order_effects, screen_candidates
+from stylex.attfind.select import (
+    Attribute,
+    ClassAttributes,
+    select_attributes,
+    select_class,
+    unstable_images,
+)
+
+__all__ = [
+    "DIRECTIONS",
+    "AttFind",
+    "AttFindResult",
+    "Attribute",
+    "ClassAttributes",
+    "Effects",
+    "agreement",
+    "edit_styles",
+    "fast_effects",
+    "first_order_effects",
+    "reference_effects",
+    "screen_candidates",
+    "select_attributes",
+    "select_class",
+    "style_bounds",
+    "unstable_images",
+]

@@ -1,0 +1,121 @@
+"""``stylex attfind``: find a run's top attributes per class; writes ``RUN/attfind/``.
+
+Multi-process: ``torchrun --nproc-per-node 2 -m stylex attfind --run RUN`` shards the images
+across ranks; rank 0 writes the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="run folder (from `stylex train`)")
+    p.add_argument(
+        "--num-images",
+        type=int,
+        default=256,
+        help="held-out images to analyse (the first N of --split)",
+    )
+    p.add_argument("--top-k", type=int, default=10, help="attributes per class")
+    p.add_argument(
+        "--shift-size",
+        type=float,
+        default=1.0,
+        help="edit s ← s + shift·(target − s), target = min or max over the images",
+    )
+    p.add_argument("--include-rgb", action="store_true", help="also edit toRGB styles")
+    p.add_argument(
+        "--screen",
+        action="store_true",
+        help="approximate screening mode: rank pairs by a first-order estimate, "
+        "compute the exact effect of the best candidates only",
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="screening: candidate pairs per class (default 3 × top-k)",
+    )
+    p.add_argument(
+        "--d-filter",
+        action="store_true",
+        help="reject edits whose discriminator realness drops by more than "
+        "--d-margin standard deviations",
+    )
+    p.add_argument("--d-margin", type=float, default=1.0)
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="greedy selection: per-image accumulated-effect threshold",
+    )
+    p.add_argument(
+        "--max-flip-fraction",
+        type=float,
+        default=DEFAULT_MAX_FLIP_FRACTION,
+        help="drop images whose class flips under more than this fraction of edits (1 keeps all)",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="edited images per forward pass (default: from a memory budget)",
+    )
+    p.add_argument("--images-per-chunk", type=int, default=16, help="images per resumable chunk")
+    p.add_argument(
+        "--no-resume", action="store_true", help="recompute everything (ignore RUN/attfind/partial)"
+    )
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--split", default="val", choices=["val", "train", "all"])
+    p.add_argument("--out", default=None, help="output folder (default RUN/attfind)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from stylex.attfind.api import AttFind
+    from stylex.errors import StylexError
+    from stylex.run import Run
+
+    if args.num_images < 1 or args.top_k < 1:
+        raise StylexError("--num-images and --top-k must be ≥ 1")
+    run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
+    main = int(os.environ.get("RANK", "0")) == 0
+    af = AttFind(
+        run_,
+        shift_size=args.shift_size,
+        include_rgb=args.include_rgb,
+        batch=args.batch,
+        progress=not args.no_progress and main,
+        images_per_chunk=args.images_per_chunk,
+    )
+    out = Path(args.out) if args.out else Path(args.run) / "attfind"
+    result = af.attribute(
+        num_images=args.num_images,
+        top_k=args.top_k,
+        screen=args.screen,
+        candidates=args.candidates,
+        threshold=args.threshold,
+        max_flip_fraction=(None if args.max_flip_fraction >= 1 else args.max_flip_fraction),
+        d_filter=args.d_filter,
+        d_margin=args.d_margin,
+        split=args.split,
+        partial_dir=out / "partial",
+        resume=not args.no_resume,
+    )
+    if main:
+        result.save(out)
+        cfg = result.config
+        mode = "screening" if args.screen else "exact"
+        print(
+            f"AttFind ({mode}) on {result.effects.num_images} images, "
+            f"{result.effects.num_coords} coordinates, {cfg['num_unstable']} unstable, "
+            f"{cfg['seconds']:.1f} s"
+        )
+        print(result.table())
+        print(f"wrote {out / 'attributes.json'} and {out / 'effects.safetensors'}")
+    return 0
