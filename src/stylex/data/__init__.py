@@ -1,0 +1,208 @@
+"""Datasets for stylex: user data and offline built-ins, as one in-memory type.
+
+``load_dataset(spec)`` returns a :class:`StylexDataset` (images uint8 ``[N, C, R, R]``, labels
+``[N]``; ``dataset[i]`` is a float image in ``[-1, 1]``). The conversion rule (padding vs
+resizing, channels) is documented in :mod:`stylex.data.dataset`.
+
+Spec syntax::
+
+    SPEC := SOURCE ["@" SPLIT] [":" SELECTION] ["?" OPTIONS]
+
+``SOURCE``
+    a path — class-per-folder directory, a folder with a CSV, a ``.csv`` file or an ``.npz``
+    (:mod:`stylex.data.user`) — or a built-in: ``fashion-mnist``, ``mnist``
+    (:mod:`stylex.data.builtin`), ``shapes`` (:mod:`stylex.data.shapes`).
+``SPLIT``
+    ``fashion-mnist@train`` (default) or ``fashion-mnist@test``.
+``SELECTION``
+    a comma-separated class subset, in the order that defines the new labels:
+    ``fashion-mnist:sneaker,ankle-boot``, ``mnist:3,8``, ``path/to/folder:cat,dog``. Names
+    match case-insensitively with spaces/underscores read as hyphens; a number that is not a
+    class name is a class index. For ``shapes`` the selection is the label rule:
+    ``shapes:shape=circle``, ``shapes:hue<0.5&size>0.3``, ``shapes:shape`` (see
+    :mod:`stylex.data.shapes`).
+``OPTIONS``
+    ``key=value`` pairs joined by ``&``. ``n=N``: a random subset of ``N`` images (chosen by the
+    seed, in dataset order; for ``shapes`` the number generated, default 10000). ``shapes`` also
+    takes ``seed=S`` and ``shapes=circle,square``. Example: ``fashion-mnist@test:bag,coat?n=500``.
+
+A path that exists is always read as a path, even if it contains ``:``, ``@`` or ``?``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylex.data.builtin import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
+from stylex.data.dataset import StylexDataset, check_channels, check_resolution
+from stylex.data.shapes import DEFAULT_N, DEFAULT_RULE, FACTOR_NAMES, make_shapes, parse_rule
+from stylex.data.user import load_csv, load_folder, load_npz
+from stylex.errors import DataError
+
+__all__ = [
+    "BUILTINS",
+    "FACTOR_NAMES",
+    "FASHION_MNIST_CLASSES",
+    "StylexDataset",
+    "load_dataset",
+    "make_shapes",
+    "parse_rule",
+    "parse_spec",
+]
+
+BUILTINS = ("fashion-mnist", "mnist", "shapes")
+_OPTIONS = {
+    "fashion-mnist": {"n"},
+    "mnist": {"n"},
+    "shapes": {"n", "seed", "shapes"},
+    "path": {"n"},
+}
+
+
+def parse_spec(spec: str) -> dict:
+    """Split a spec into ``{"source", "path", "split", "selection", "options"}``.
+
+    ``source`` is a built-in name or ``"path"`` (then ``path`` is set); ``selection`` is the
+    text after ``:`` (a class list or a shapes rule) or None; ``options`` a dict of strings.
+    """
+    spec = str(spec).strip()
+    if not spec:
+        raise DataError("empty dataset spec")
+    if Path(spec).exists():
+        return {
+            "source": "path",
+            "path": Path(spec),
+            "split": None,
+            "selection": None,
+            "options": {},
+        }
+    base, _, opt_text = spec.partition("?")
+    options: dict[str, str] = {}
+    for item in filter(None, opt_text.split("&")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise DataError(f"dataset spec {spec!r}: option {item!r} is not key=value")
+        options[key.strip().lower()] = value.strip()
+    if Path(base).exists():
+        return {
+            "source": "path",
+            "path": Path(base),
+            "split": None,
+            "selection": None,
+            "options": options,
+        }
+    head, colon, selection = base.partition(":")
+    if colon and Path(head).exists():
+        return {
+            "source": "path",
+            "path": Path(head),
+            "split": None,
+            "selection": selection,
+            "options": options,
+        }
+    name, _, split = head.partition("@")
+    if selection and "@" in selection and name != "shapes":  # fashion-mnist:a,b@test
+        selection, _, split = selection.rpartition("@")
+    name = name.strip().lower().replace("_", "-")
+    if name == "fashionmnist":
+        name = "fashion-mnist"
+    if name not in BUILTINS:
+        looks_like_path = "/" in spec or "." in head or "\\" in spec
+        raise DataError(
+            f"dataset {spec!r}: "
+            + (f"path {head!r} not found" if looks_like_path else f"unknown built-in {name!r}")
+            + "; give a class-per-folder directory, a CSV or an .npz, or one of "
+            + ", ".join(BUILTINS)
+            + " (e.g. fashion-mnist:sneaker,ankle-boot, mnist:3,8, shapes:hue<0.5)"
+        )
+    return {
+        "source": name,
+        "path": None,
+        "split": split.strip().lower() or None,
+        "selection": selection.strip() if colon else None,
+        "options": options,
+    }
+
+
+def _int_option(options: dict, key: str, spec: str) -> int | None:
+    if key not in options:
+        return None
+    try:
+        return int(options[key])
+    except ValueError:
+        raise DataError(
+            f"dataset {spec!r}: option {key}={options[key]!r} is not an integer"
+        ) from None
+
+
+def load_dataset(
+    spec: str,
+    resolution: int | None = None,
+    channels: int | None = None,
+    skip_bad: bool = False,
+    seed: int = 0,
+) -> StylexDataset:
+    """Load a dataset from a spec (module docstring) as a :class:`StylexDataset`.
+
+    Args:
+        spec: a path or built-in name, e.g. ``"fashion-mnist:sneaker,ankle-boot"``,
+            ``"shapes:shape=circle?n=5000"``, ``"data/pets"``, ``"data/x.npz"``.
+        resolution: output size R (power of two in 16…256); None = the native size rounded up.
+        channels: 1 or 3; None = 1 if every image is grey, else 3 (``shapes``: 3).
+        skip_bad: skip unreadable image files (warned, listed in ``dataset.skipped``) instead
+            of raising :class:`DataError`.
+        seed: for ``shapes`` generation and ``?n=`` subsets.
+
+    Returns:
+        images uint8 ``[N, C, R, R]``, labels int64 ``[N]`` in ``0..K-1``, and metadata.
+    """
+    if resolution is not None:
+        resolution = check_resolution(resolution)
+    if channels is not None:
+        channels = check_channels(channels)
+    parsed = parse_spec(spec)
+    source, options = parsed["source"], parsed["options"]
+    allowed = _OPTIONS[source]
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise DataError(
+            f"dataset {spec!r}: unknown option(s) {', '.join(unknown)}; "
+            f"{source} takes {', '.join(sorted(allowed))}"
+        )
+    n = _int_option(options, "n", spec)
+    if parsed["split"] is not None and source != "fashion-mnist":
+        raise DataError(f"dataset {spec!r}: only fashion-mnist has splits (@train, @test)")
+    select = None
+    if parsed["selection"] is not None and source != "shapes":
+        select = [s for s in parsed["selection"].split(",") if s.strip()]
+        if not select:
+            raise DataError(f"dataset {spec!r}: empty class selection after ':'")
+
+    if source == "shapes":
+        s = _int_option(options, "seed", spec)
+        shapes = options.get("shapes")
+        return make_shapes(
+            n=DEFAULT_N if n is None else n,
+            resolution=32 if resolution is None else resolution,
+            rule=parsed["selection"] or DEFAULT_RULE,
+            seed=seed if s is None else s,
+            shapes=shapes.split(",") if shapes else None,
+            channels=3 if channels is None else channels,
+            name=str(spec),
+        )
+    common = dict(resolution=resolution, channels=channels, n=n, seed=seed, name=str(spec))
+    if source == "fashion-mnist":
+        return load_fashion_mnist(parsed["split"] or "train", select, **common)
+    if source == "mnist":
+        return load_mnist(select, **common)
+    path: Path = parsed["path"]
+    if path.is_dir():
+        return load_folder(path, select, skip_bad=skip_bad, **common)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return load_npz(path, select, **common)
+    if suffix == ".csv":
+        return load_csv(path, select, skip_bad=skip_bad, **common)
+    raise DataError(
+        f"{path}: not a dataset; give a class-per-folder directory, a .csv of path,label or an .npz"
+    )

@@ -1,0 +1,266 @@
+"""Classifiers: contract, loading (TorchScript, module:callable), checks, freezing, training."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from stylex.classifier import (
+    CONTRACT_FILE,
+    Classifier,
+    ClassifierContract,
+    build_small_cnn,
+    check_classifier,
+    load_classifier,
+    save_torchscript,
+    train_classifier,
+)
+from stylex.data import make_shapes
+from stylex.errors import ClassifierError
+
+pytestmark = pytest.mark.filterwarnings(r"ignore:.*torch\.jit.*deprecated:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def shapes16():
+    return make_shapes(n=64, resolution=16, seed=0)
+
+
+class Recorder(nn.Module):
+    """Returns fixed logits and remembers its last input."""
+
+    def __init__(self, k: int = 2, fill: float | None = None, probs: bool = False):
+        super().__init__()
+        self.k, self.fill, self.as_probs = k, fill, probs
+        self.lin = nn.Linear(1, k)
+        self.seen: torch.Tensor | None = None
+
+    def forward(self, x):
+        self.seen = x.detach().clone()
+        out = self.lin(x.mean(dim=(1, 2, 3))[:, None])
+        if self.fill is not None:
+            out = torch.full_like(out, self.fill)
+        return out.softmax(1) if self.as_probs else out
+
+
+# ------------------------------------------------------------------------------ contract
+def test_contract_json_round_trip_and_validation():
+    c = ClassifierContract(
+        input_range=(0, 255), resolution=64, channels=3, mean=[0.5] * 3, std=[0.2] * 3,
+        class_names=["a", "b"], output="probs",
+    )  # fmt: skip
+    d = json.loads(json.dumps(c.to_dict()))
+    assert ClassifierContract.from_dict(d) == c
+    assert ClassifierContract.from_dict({}) == ClassifierContract()
+    for bad in (
+        {"input_range": (1, 0)},
+        {"channels": 2},
+        {"output": "scores"},
+        {"mean": [0.5]},
+        {"mean": [0.5], "std": [0.0]},
+        {"colour": True},
+    ):
+        with pytest.raises(ClassifierError):
+            ClassifierContract.from_dict(bad)
+
+
+def test_wrapper_converts_to_the_contract():
+    rec = Recorder()
+    clf = Classifier(
+        rec, {"input_range": [0, 1], "resolution": 32, "channels": 3, "mean": [0.5], "std": [0.5]}
+    )
+    x = torch.linspace(-1, 1, 16 * 16).view(1, 1, 16, 16).repeat(2, 1, 1, 1)
+    out = clf(x)
+    assert out.shape == (2, 2)
+    assert rec.seen.shape == (2, 3, 32, 32)
+    # [-1, 1] → [0, 1] → (x - 0.5) / 0.5 = back to [-1, 1] (up to interpolation)
+    assert rec.seen.min() >= -1.0 - 1e-5 and rec.seen.max() <= 1.0 + 1e-5
+    assert torch.allclose(rec.seen[:, 0], rec.seen[:, 2])
+    clf2 = Classifier(rec, {"input_range": [0, 255], "channels": 1, "resolution": 8})
+    clf2(torch.ones(1, 3, 16, 16))
+    assert rec.seen.shape == (1, 1, 8, 8) and torch.allclose(rec.seen, torch.tensor(255.0))
+
+
+def test_probs_output_becomes_logits():
+    clf = Classifier(Recorder(k=3, probs=True), {"output": "probs"})
+    x = torch.randn(4, 1, 16, 16).clamp(-1, 1)
+    assert torch.allclose(clf.probs(x), clf.module(x), atol=1e-6)
+    assert clf.predict(x).shape == (4,)
+
+
+# ------------------------------------------------------------------------------ freezing
+def test_frozen_weights_but_input_gradients_flow():
+    clf = Classifier(build_small_cnn(3, 2, 16))
+    clf.train()
+    assert not clf.training and not clf.module.training
+    assert all(not p.requires_grad for p in clf.parameters())
+    parent = nn.ModuleDict({"clf": clf, "other": nn.Linear(2, 2)})
+    parent.train()
+    parent.requires_grad_(True)  # a careless parent unfreezes everything …
+    x = torch.randn(3, 3, 16, 16, requires_grad=True)
+    clf(x).logsumexp(1).sum().backward()  # … the forward freezes the classifier again
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in clf.parameters())
+    assert not clf.module.training
+    # BatchNorm statistics do not move
+    before = [b.clone() for b in clf.module.buffers()]
+    clf(torch.randn(8, 3, 16, 16) * 3)
+    assert all(torch.equal(a, b) for a, b in zip(before, clf.module.buffers(), strict=True))
+
+
+# ------------------------------------------------------------------------------ loading
+def test_torchscript_round_trip_with_contract(tmp_path, shapes16):
+    model = build_small_cnn(3, 2, 16, width=8).eval()
+    contract = ClassifierContract(resolution=16, channels=3, class_names=shapes16.class_names)
+    path = save_torchscript(model, contract, tmp_path / "sub" / "clf.pt")
+    assert path.is_file() and not list(path.parent.glob(".*tmp*"))
+    clf = load_classifier(str(path))
+    assert clf.contract == contract and clf.num_classes == 2
+    assert clf.class_names == shapes16.class_names
+    x = shapes16.float_images(slice(0, 5))
+    with torch.no_grad():
+        assert torch.allclose(clf(x), model(x), atol=1e-5)
+    extra = {CONTRACT_FILE: ""}
+    torch.jit.load(str(path), _extra_files=extra)
+    assert json.loads(extra[CONTRACT_FILE])["resolution"] == 16
+    # an explicit contract (dict) is merged over the stored one
+    over = load_classifier(str(path), contract={"input_range": [0, 1]})
+    assert over.contract.input_range == (0.0, 1.0) and over.contract.resolution == 16
+    js = tmp_path / "c.json"
+    js.write_text(json.dumps({"channels": 1}))
+    assert load_classifier(str(path), contract=str(js)).contract.channels == 1
+
+
+def test_pickles_are_refused(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save(build_small_cnn(1, 2, 16).state_dict(), path)
+    with pytest.raises(ClassifierError, match="not a TorchScript file.*never unpickles"):
+        load_classifier(str(path))
+    with pytest.raises(ClassifierError, match="not found"):
+        load_classifier(str(tmp_path / "nope.pt"))
+
+
+def test_module_callable_from_file_and_module(tmp_path, monkeypatch, shapes16):
+    code = textwrap.dedent(
+        """
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = nn.Linear(3, 2)
+
+            def forward(self, x):
+                return self.lin(x.mean(dim=(2, 3)))
+
+        def make():
+            return Net()
+
+        def not_a_module():
+            return 42
+
+        instance = Net()
+        instance.stylex_contract = {"input_range": [0, 1], "class_names": ["hue>=0.5", "hue<0.5"]}
+        """
+    )
+    (tmp_path / "my_clf.py").write_text(code)
+    clf = load_classifier(f"{tmp_path / 'my_clf.py'}:make")
+    assert isinstance(clf, Classifier) and clf.num_classes is None
+    check_classifier_quiet(clf, shapes16)
+    assert clf.class_names == shapes16.class_names  # adopted from the data
+    monkeypatch.syspath_prepend(str(tmp_path))
+    inst = load_classifier("my_clf:instance")
+    assert inst.contract.input_range == (0.0, 1.0) and inst.num_classes == 2
+    with pytest.raises(ClassifierError, match="returned int, expected an nn.Module"):
+        load_classifier("my_clf:not_a_module")
+    with pytest.raises(ClassifierError, match="has no attribute 'missing'"):
+        load_classifier("my_clf:missing")
+    with pytest.raises(ClassifierError, match="cannot import module"):
+        load_classifier("no_such_module_xyz:make")
+
+
+def check_classifier_quiet(clf, ds):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return check_classifier(clf, ds)
+
+
+# ------------------------------------------------------------------------------ checks
+def test_output_size_mismatch(shapes16):
+    clf = Classifier(Recorder(k=5))
+    with pytest.raises(ClassifierError, match="outputs 5 classes but .* has 2"):
+        check_classifier(clf, shapes16)
+    named = Classifier(Recorder(k=2), {"class_names": ["a", "b", "c"]})
+    with pytest.raises(ClassifierError, match="has 3 classes .* but .* has 2"):
+        check_classifier(named, shapes16)
+
+
+def test_nan_output(shapes16):
+    with pytest.raises(ClassifierError, match="NaN or infinite"):
+        check_classifier(Classifier(Recorder(fill=float("nan"))), shapes16)
+
+
+def test_class_order_and_near_chance(shapes16):
+    swapped = list(reversed(shapes16.class_names))
+    with pytest.raises(ClassifierError, match="another order"):
+        check_classifier(Classifier(Recorder(), {"class_names": swapped}), shapes16)
+    with pytest.warns(UserWarning, match="near chance"):
+        acc = check_classifier(Classifier(Recorder(fill=0.0)), shapes16)
+    assert 0.0 <= acc <= 1.0
+
+
+def test_probs_declared_but_logits_returned(shapes16):
+    with pytest.raises(ClassifierError, match="not probabilities"):
+        check_classifier_quiet(Classifier(Recorder(fill=3.0), {"output": "probs"}), shapes16)
+
+
+def test_forward_failure_is_a_clear_error(shapes16):
+    bad = Classifier(nn.Conv2d(1, 2, 3), {"channels": 3})  # wants 1 channel, contract says 3
+    with pytest.raises(ClassifierError, match="failed on .* Check the contract"):
+        check_classifier(bad, shapes16)
+
+
+def test_small_cnn_scripts_for_any_resolution():
+    for res in (16, 64):
+        m = build_small_cnn(1, 3, res, width=4).eval()
+        s = torch.jit.script(m)
+        x = torch.randn(2, 1, res, res)
+        assert s(x).shape == (2, 3) and torch.allclose(s(x), m(x), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ training
+def test_train_classifier_few_steps(tmp_path):
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    ds = make_shapes(n=400, resolution=16, seed=1)
+    out = tmp_path / "clf.pt"
+    res = train_classifier(ds, out, epochs=4, batch=32, lr=3e-3, progress=False, width=8)
+    assert out.is_file() and res["path"] == str(out)
+    assert res["num_val"] == 40 and res["num_train"] == 360 and res["steps"] == 4 * 12
+    assert res["val_accuracy"] > 0.65, res["history"]  # chance is 0.5
+    assert len(res["history"]) == 4 and res["train_time_s"] > 0
+    clf = load_classifier(str(out))
+    assert clf.contract.resolution == 16 and clf.contract.channels == 3
+    assert clf.class_names == ds.class_names
+    assert check_classifier_quiet(clf, ds) > 0.6
+
+
+def test_cli_train_classifier(tmp_path, capsys):
+    from stylex.cli import main
+
+    out = tmp_path / "clf.pt"
+    code = main(
+        ["train-classifier", "--data", "shapes?n=120", "--out", str(out), "--epochs", "1",
+         "--resolution", "16", "--width", "4", "--batch", "32", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0 and out.is_file()
+    assert "validation accuracy:" in capsys.readouterr().out
+    code = main(
+        ["train-classifier", "--data", "shapes?n=120", "--out", str(out), "--resolution", "20"]
+    )
+    assert code == 1 and "power of two" in capsys.readouterr().err
