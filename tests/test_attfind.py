@@ -446,6 +446,22 @@ def test_screening_selects_from_candidates():
         res.effects.delta[:, computed], exact.effects.delta[:, computed], atol=2e-6, rtol=0
     )
     assert 0.0 <= agreement(exact, res, k=2) <= 1.0
+    # two-stage: a first-order pool re-ranked by the exact Δ on a subset of images
+    two = af.attribute(
+        images,
+        top_k=2,
+        screen=True,
+        candidates=2,
+        screen_pool=6,
+        screen_subset=3,
+        max_flip_fraction=None,
+        resume=False,
+    )
+    assert 0 < two.config["pairs_computed"] <= 2 * 3
+    assert two.config["screen_pool"] == 6
+    for c in two.classes:
+        for a in c.attributes:
+            assert two.effects.computed[a.direction_index, a.index]
 
 
 def test_discriminator_filter_rejects_with_margin():

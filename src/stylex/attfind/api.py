@@ -48,7 +48,7 @@ from stylex.attfind.effects import (
     reference_effects,
     style_bounds,
 )
-from stylex.attfind.screen import first_order_effects, screen_candidates
+from stylex.attfind.screen import first_order_effects, refine_candidates, screen_candidates
 from stylex.attfind.select import (
     DEFAULT_MAX_FLIP_FRACTION,
     DEFAULT_THRESHOLD,
@@ -490,6 +490,8 @@ class AttFind:
         *,
         screen: bool = False,
         candidates: int | None = None,
+        screen_pool: int = 0,
+        screen_subset: int = 32,
         threshold: float = DEFAULT_THRESHOLD,
         max_flip_fraction: float | None = DEFAULT_MAX_FLIP_FRACTION,
         d_filter: bool = False,
@@ -506,7 +508,9 @@ class AttFind:
                 the run's ``split`` (held-out "val").
             top_k: attributes per class.
             screen: approximate screening mode (see :mod:`stylex.attfind.screen`);
-                ``candidates`` per class (default ``3·top_k``) get the exact Δ.
+                ``candidates`` per class (default ``3·top_k``) get the exact Δ. With
+                ``screen_pool > 0``, a two-stage screen: ``screen_pool`` pairs per class by the
+                first-order estimate, re-ranked by their exact Δ on ``screen_subset`` images.
             threshold: the greedy selection's per-image accumulated-effect threshold.
             max_flip_fraction: unstable-image rule (None: keep all images).
             d_filter, d_margin: the discriminator filter (module docstring).
@@ -543,9 +547,29 @@ class AttFind:
             est, base = first_order_effects(
                 self.generator, self.classifier, styles, lo, hi, self.space, self.shift_size
             )
-            computed, _ = screen_candidates(
-                est, base, candidates, threshold=threshold, max_flip_fraction=max_flip_fraction
-            )
+            if screen_pool > 0:
+                pool, _ = screen_candidates(
+                    est, base, screen_pool, threshold=threshold, max_flip_fraction=max_flip_fraction
+                )
+                computed = refine_candidates(
+                    self.generator,
+                    self.classifier,
+                    styles,
+                    lo,
+                    hi,
+                    self.space,
+                    self.shift_size,
+                    pool,
+                    candidates,
+                    subset=screen_subset,
+                    threshold=threshold,
+                    batch=self.batch,
+                )
+                cfg.update(screen_pool=screen_pool, screen_subset=screen_subset)
+            else:
+                computed, _ = screen_candidates(
+                    est, base, candidates, threshold=threshold, max_flip_fraction=max_flip_fraction
+                )
             cfg["screen_seconds"] = time.perf_counter() - t1
             cfg["pairs_computed"] = int(computed.sum())
         effects = self.effects(

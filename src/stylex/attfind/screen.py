@@ -21,11 +21,12 @@ How often the result equals the exact mode's is measured in ``benchmarks/attfind
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import zip_longest
 
 import torch
 from torch import nn
 
-from stylex.attfind.effects import ProgressFn, edit_targets
+from stylex.attfind.effects import ProgressFn, edit_targets, fast_effects
 from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD, select_class
 from stylex.attfind.select import unstable_images as _unstable
 from stylex.models.generator import Generator, StyleSpace
@@ -80,6 +81,21 @@ def first_order_effects(
     return torch.cat(est), torch.cat(bases)
 
 
+def _mean_order(estimate, base_probs, y, keep, computed):
+    """Flat pairs (d·S + i) by decreasing mean max(0, Δ̂_y) over the considered images."""
+    considered = base_probs.argmax(1) != y
+    if keep is not None:
+        considered &= keep
+    if not bool(considered.any()):
+        return []
+    n, _, s, _ = estimate.shape
+    score = estimate[considered, :, :, y].clamp_min(0).mean(0).reshape(2 * s)
+    if computed is not None:
+        score[~computed.reshape(-1)] = -torch.inf
+    order = torch.argsort(score, descending=True, stable=True)
+    return order[torch.isfinite(score[order])].tolist()
+
+
 def screen_candidates(
     estimate: torch.Tensor,
     base_probs: torch.Tensor,
@@ -87,21 +103,68 @@ def screen_candidates(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     max_flip_fraction: float | None = DEFAULT_MAX_FLIP_FRACTION,
+    computed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[list[int]]]:
-    """The ``[2, S]`` bool mask of candidate pairs: per class, the first ``candidates`` greedy
-    picks on the estimate ``[N, 2, S, K]``. Also returns each class's flat picks (d·S + i)."""
+    """The ``[2, S]`` bool mask of candidate pairs from effects ``[N, 2, S, K]`` (estimated or
+    exact on a subset): per class, ``candidates`` pairs taken alternately from the greedy
+    selection's order and from the order of mean effect (skipping repeats), so the pool covers
+    both what the greedy rule would pick and what is strong on average. ``computed`` restricts
+    the pairs. Also returns each class's flat picks (d·S + i), in order."""
     n, _, s, k = estimate.shape
     keep = None
     if max_flip_fraction is not None:
-        keep = ~_unstable(estimate, base_probs, max_flip_fraction)
+        keep = ~_unstable(estimate, base_probs, max_flip_fraction, computed)
     mask = torch.zeros(2, s, dtype=torch.bool)
     per_class = []
     for y in range(k):
         picked, _, _ = select_class(
-            estimate, base_probs, y, candidates, threshold=threshold, keep=keep
+            estimate, base_probs, y, candidates, threshold=threshold, keep=keep, computed=computed
         )
-        flat = [r["direction"] * s + r["index"] for r in picked]
-        for r in picked:
-            mask[r["direction"], r["index"]] = True
+        greedy = [r["direction"] * s + r["index"] for r in picked]
+        by_mean = _mean_order(estimate, base_probs, y, keep, computed)[:candidates]
+        flat: list[int] = []
+        for pair in (p for two in zip_longest(greedy, by_mean) for p in two):
+            if pair is not None and pair not in flat and len(flat) < candidates:
+                flat.append(pair)
+        for pair in flat:
+            mask[pair // s, pair % s] = True
         per_class.append(flat)
     return mask, per_class
+
+
+def refine_candidates(
+    generator: Generator,
+    classifier: nn.Module,
+    styles: Sequence[torch.Tensor],
+    style_min: torch.Tensor,
+    style_max: torch.Tensor,
+    space: StyleSpace,
+    shift_size: float,
+    pool: torch.Tensor,
+    candidates: int,
+    *,
+    subset: int = 32,
+    threshold: float = DEFAULT_THRESHOLD,
+    batch: int | None = None,
+) -> torch.Tensor:
+    """Second screening stage: the exact Δ of the ``pool`` pairs (``[2, S]`` mask) on ``subset``
+    evenly spaced images, then :func:`screen_candidates` on it. Returns the ``[2, S]`` mask."""
+    n = styles[0].shape[0]
+    idx = torch.linspace(0, n - 1, min(subset, n)).round().long().unique()
+    idx = idx.to(styles[0].device)
+    sub = [s.index_select(0, idx) for s in styles]
+    delta, base = fast_effects(
+        generator,
+        classifier,
+        sub,
+        style_min,
+        style_max,
+        space,
+        shift_size,
+        computed=pool,
+        batch=batch,
+    )
+    mask, _ = screen_candidates(
+        delta, base, candidates, threshold=threshold, max_flip_fraction=None, computed=pool
+    )
+    return mask
