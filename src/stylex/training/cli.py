@@ -9,24 +9,50 @@ from stylex.training.config import TrainConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="dataset: a path or a built-in name (e.g. fashion-mnist:"
-                   "sneaker,ankle-boot); not needed with --resume")
-    p.add_argument("--classifier", help="TorchScript file or module:callable; not needed "
-                   "with --resume")
+    p.add_argument(
+        "--data",
+        help="dataset: a path or a built-in name (e.g. fashion-mnist:"
+        "sneaker,ankle-boot); not needed with --resume",
+    )
+    p.add_argument(
+        "--classifier", help="TorchScript file or module:callable; not needed with --resume"
+    )
     p.add_argument("--out", required=True, help="run folder to create (or resume)")
-    p.add_argument("--resolution", type=int, default=None,
-                   help="image size (power of two, 16..256); default: from the data")
-    p.add_argument("--channels", type=int, default=None, choices=[1, 3],
-                   help="image channels; default: from the data")
+    p.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="image size (power of two, 16..256); default: from the data",
+    )
+    p.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        choices=[1, 3],
+        help="image channels; default: from the data",
+    )
     p.add_argument("--steps", type=int, default=None, help="total training steps")
     p.add_argument("--batch", type=int, default=None, help="global batch size")
-    p.add_argument("--baseline", action="store_true",
-                   help="train without the classifier (plain StyleGAN2 + encoder)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last complete checkpoint")
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="train without the classifier (plain StyleGAN2 + encoder)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last complete checkpoint",
+    )
     p.add_argument("--width", type=int, default=256, help="max feature-map width")
     p.add_argument("--w-dim", type=int, default=256, help="size of w (and z)")
     p.add_argument("--mapping-layers", type=int, default=4)
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MIN",
+        help="stop (with a checkpoint) after this many minutes",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true")
     for f in dataclasses.fields(TrainConfig):
@@ -34,8 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = type(f.default)
-        p.add_argument(flag, type=kind if kind is not bool else _bool, default=None,
-                       help=f"(default {f.default})")
+        p.add_argument(
+            flag,
+            type=kind if kind is not bool else _bool,
+            default=None,
+            help=f"(default {f.default})",
+        )
 
 
 def _bool(v: str) -> bool:
@@ -46,27 +76,42 @@ def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
     from stylex.training.trainer import ModelSize, create_run, resume_run
 
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-                 if f.name not in ("steps", "batch", "baseline")
-                 and getattr(args, f.name, None) is not None}
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in ("steps", "batch", "baseline") and getattr(args, f.name, None) is not None
+    }
     if args.resume:
-        trainer = resume_run(args.out, steps=args.steps, device=args.device,
-                             progress=not args.no_progress)
+        trainer = resume_run(
+            args.out, steps=args.steps, device=args.device, progress=not args.no_progress
+        )
     else:
         if not args.data or not args.classifier:
             raise StylexError("--data and --classifier are required for a new run")
-        tc = TrainConfig(**{
-            **overrides,
-            **({"steps": args.steps} if args.steps is not None else {}),
-            **({"batch": args.batch} if args.batch is not None else {}),
-            "baseline": args.baseline,
-        })
-        size = ModelSize(channel_max=args.width, w_dim=args.w_dim,
-                         mapping_layers=args.mapping_layers)
-        trainer = create_run(args.out, args.data, args.classifier, resolution=args.resolution,
-                             channels=args.channels, train=tc, size=size, device=args.device,
-                             progress=not args.no_progress)
-    result = trainer.train()
+        tc = TrainConfig(
+            **{
+                **overrides,
+                **({"steps": args.steps} if args.steps is not None else {}),
+                **({"batch": args.batch} if args.batch is not None else {}),
+                "baseline": args.baseline,
+            }
+        )
+        size = ModelSize(
+            channel_max=args.width, w_dim=args.w_dim, mapping_layers=args.mapping_layers
+        )
+        trainer = create_run(
+            args.out,
+            args.data,
+            args.classifier,
+            resolution=args.resolution,
+            channels=args.channels,
+            train=tc,
+            size=size,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+    limit = args.time_limit * 60 if args.time_limit else None
+    result = trainer.train(time_limit_s=limit)
     if trainer.dist.is_main:
         print(f"run saved in {args.out} (step {trainer.step})")
         if result:

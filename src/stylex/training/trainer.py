@@ -89,13 +89,24 @@ def _mix_seed(*parts: int) -> int:
 def build_models(gen_cfg: GeneratorConfig, seed: int):
     torch.manual_seed(seed)
     g = Generator(gen_cfg)
-    d = Discriminator(DiscriminatorConfig(
-        resolution=gen_cfg.resolution, img_channels=gen_cfg.img_channels,
-        cond_dim=gen_cfg.cond_dim, channel_base=gen_cfg.channel_base,
-        channel_max=gen_cfg.channel_max))
-    e = Encoder(EncoderConfig(
-        resolution=gen_cfg.resolution, img_channels=gen_cfg.img_channels, w_dim=gen_cfg.w_dim,
-        channel_base=gen_cfg.channel_base, channel_max=gen_cfg.channel_max))
+    d = Discriminator(
+        DiscriminatorConfig(
+            resolution=gen_cfg.resolution,
+            img_channels=gen_cfg.img_channels,
+            cond_dim=gen_cfg.cond_dim,
+            channel_base=gen_cfg.channel_base,
+            channel_max=gen_cfg.channel_max,
+        )
+    )
+    e = Encoder(
+        EncoderConfig(
+            resolution=gen_cfg.resolution,
+            img_channels=gen_cfg.img_channels,
+            w_dim=gen_cfg.w_dim,
+            channel_base=gen_cfg.channel_base,
+            channel_max=gen_cfg.channel_max,
+        )
+    )
     return g, d, e
 
 
@@ -105,9 +116,16 @@ class Trainer:
     Use :meth:`create` for a new run and :meth:`resume` to continue one; then :meth:`train`.
     """
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], dataset, classifier,
-                 device: torch.device, dist_info: distr.DistInfo | None = None,
-                 progress: bool = True):
+    def __init__(
+        self,
+        run_dir: Path,
+        config: dict[str, Any],
+        dataset,
+        classifier,
+        device: torch.device,
+        dist_info: distr.DistInfo | None = None,
+        progress: bool = True,
+    ):
         self.run_dir = Path(run_dir)
         self.config = config
         self.tc = TrainConfig.from_dict(config["train"])
@@ -129,13 +147,15 @@ class Trainer:
         betas = (tc.beta1, tc.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=betas)
         self.opt_e = torch.optim.Adam(self.E.parameters(), lr=tc.lr_e, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d * mb,
-                                      betas=(betas[0] ** mb, betas[1] ** mb))
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), lr=tc.lr_d * mb, betas=(betas[0] ** mb, betas[1] ** mb)
+        )
         self.step = 0
         self.perceptual = self._make_perceptual()
         self.images = self.train_set.images.to(device)  # uint8, kept compact on the device
         self.eval_x = self.val_set.float_images(
-            torch.arange(min(tc.eval_images, len(self.val_set)))).to(device)
+            torch.arange(min(tc.eval_images, len(self.val_set)))
+        ).to(device)
         self._tb = None
         self._log_file = None
 
@@ -162,8 +182,13 @@ class Trainer:
         return nullcontext()
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"generator": self.G, "generator_ema": self.G_ema, "encoder": self.E,
-                "encoder_ema": self.E_ema, "discriminator": self.D}
+        return {
+            "generator": self.G,
+            "generator_ema": self.G_ema,
+            "encoder": self.E,
+            "encoder_ema": self.E_ema,
+            "discriminator": self.D,
+        }
 
     # ----------------------------------------------------------------------------- one step
     def _condition(self, logits: torch.Tensor) -> torch.Tensor | None:
@@ -205,8 +230,9 @@ class Trainer:
             loss_d = d_logistic_loss(real_logits.float(), fake_logits.float())
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
-        stats.add(loss_d=loss_d, d_real=real_logits.float().mean(),
-                  d_fake=fake_logits.float().mean())
+        stats.add(
+            loss_d=loss_d, d_real=real_logits.float().mean(), d_fake=fake_logits.float().mean()
+        )
         if tc.r1_gamma > 0 and step % tc.r1_every == 0:
             x_r1 = x.detach().requires_grad_(True)
             r1 = d_r1_penalty(D(x_r1, c), x_r1)  # fp32: double backward
@@ -226,7 +252,8 @@ class Trainer:
             self._track_w_avg(w_rand)
             x_rand = G.synthesize(G.styles(w_rand, c_shuf), noise_mode="random")
             adv = g_nonsaturating_loss(D(x_rec, c).float()) + g_nonsaturating_loss(
-                D(x_rand, c_shuf).float())
+                D(x_rand, c_shuf).float()
+            )
             loss_l1 = l1(x_rec.float(), x)
             loss_w = l1(E(x_rec).float(), w.detach().float())
             loss = adv + tc.lambda_l1 * loss_l1 + tc.lambda_w * loss_w
@@ -259,8 +286,9 @@ class Trainer:
     def _update_ema(self, step: int) -> None:
         tc = self.tc
         nimg = (step + 1) * tc.batch
-        ema_nimg = min(tc.ema_kimg * 1000, nimg * tc.ema_rampup) if tc.ema_rampup else \
-            tc.ema_kimg * 1000
+        ema_nimg = (
+            min(tc.ema_kimg * 1000, nimg * tc.ema_rampup) if tc.ema_rampup else tc.ema_kimg * 1000
+        )
         beta = 0.5 ** (tc.batch / max(ema_nimg, 1e-8))
         for src, dst in ((self.G, self.G_ema), (self.E, self.E_ema)):
             for p, pe in zip(src.parameters(), dst.parameters()):
@@ -306,8 +334,9 @@ class Trainer:
             "opt_e": self.opt_e.state_dict(),
             "opt_d": self.opt_d.state_dict(),
         }
-        path = ckpt.write_checkpoint(self.run_dir, self.step, self.modules(), state,
-                                     self.tc.keep_checkpoints)
+        path = ckpt.write_checkpoint(
+            self.run_dir, self.step, self.modules(), state, self.tc.keep_checkpoints
+        )
         self.export_final()
         return path
 
@@ -353,18 +382,45 @@ class Trainer:
             self._tb = None
 
     # ----------------------------------------------------------------------------- the loop
-    def train(self, steps: int | None = None) -> dict[str, float]:
-        """Train until ``steps`` (default: the config's) and return the last evaluation."""
+    def train(
+        self, steps: int | None = None, time_limit_s: float | None = None
+    ) -> dict[str, float]:
+        """Train until ``steps`` (default: the config's) and return the last evaluation.
+
+        With ``time_limit_s``, stop early once that much wall time has passed, after writing a
+        checkpoint (the run can be continued with ``--resume``).
+        """
         from tqdm.auto import tqdm
 
         total = self.tc.steps if steps is None else steps
         tc = self.tc
-        bar = tqdm(total=total, initial=self.step, desc="stylex train", unit="step",
-                   disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=total,
+            initial=self.step,
+            desc="stylex train",
+            unit="step",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
         last_eval: dict[str, float] = {}
         t_last, n_last = time.perf_counter(), self.step
+        t_start = t_last
         try:
             while self.step < total:
+                if time_limit_s is not None and time.perf_counter() - t_start > time_limit_s:
+                    distr.barrier(self.dist)
+                    last_eval = self.evaluate()
+                    self._log(
+                        {
+                            "step": self.step,
+                            "stopped": "time limit",
+                            **{f"eval_{k}": v for k, v in last_eval.items()},
+                        }
+                    )
+                    if self.dist.is_main:
+                        self.save_samples(self.step)
+                        self.save_checkpoint()
+                    break
                 s = self.step
                 stats = self.train_step(s)
                 bad = [k for k, v in stats.items() if not math.isfinite(v)]
@@ -373,23 +429,30 @@ class Trainer:
                     raise TrainingDiverged(
                         f"non-finite loss at step {s} ({', '.join(bad)}); last good checkpoint: "
                         f"{good if good else 'none'}. Try a lower learning rate, "
-                        "--precision fp32 or a larger --r1-gamma.")
+                        "--precision fp32 or a larger --r1-gamma."
+                    )
                 self.step = s + 1
                 bar.update(1)
                 if self.step % tc.log_every == 0 or self.step == total:
                     now = time.perf_counter()
                     dt = (now - t_last) / max(self.step - n_last, 1)
                     t_last, n_last = now, self.step
-                    rec = {"step": self.step, "kimg": self.step * tc.batch / 1000,
-                           **{k: round(v, 5) for k, v in stats.items()},
-                           "sec_per_step": round(dt, 4), "img_per_s": round(tc.batch / dt, 2)}
+                    rec = {
+                        "step": self.step,
+                        "kimg": self.step * tc.batch / 1000,
+                        **{k: round(v, 5) for k, v in stats.items()},
+                        "sec_per_step": round(dt, 4),
+                        "img_per_s": round(tc.batch / dt, 2),
+                    }
                     self._log(rec)
-                    bar.set_postfix(d=f"{stats['loss_d']:.2f}", g=f"{stats['loss_g']:.2f}",
-                                    l1=f"{stats['l1']:.3f}")
+                    bar.set_postfix(
+                        d=f"{stats['loss_d']:.2f}",
+                        g=f"{stats['loss_g']:.2f}",
+                        l1=f"{stats['l1']:.3f}",
+                    )
                 if self.step % tc.eval_every == 0 or self.step == total:
                     last_eval = self.evaluate()
-                    self._log({"step": self.step, **{f"eval_{k}": v for k, v in
-                                                     last_eval.items()}})
+                    self._log({"step": self.step, **{f"eval_{k}": v for k, v in last_eval.items()}})
                 if self.dist.is_main and (self.step % tc.sample_every == 0 or self.step == total):
                     self.save_samples(self.step)
                 if self.step % tc.checkpoint_every == 0 or self.step == total:
@@ -408,8 +471,9 @@ class Trainer:
 
 
 # --------------------------------------------------------------------------------- entry points
-def _prepare_data(spec: str, resolution: int | None, channels: int | None, val_fraction: float,
-                  seed: int):
+def _prepare_data(
+    spec: str, resolution: int | None, channels: int | None, val_fraction: float, seed: int
+):
     from stylex.data import load_dataset
 
     ds = load_dataset(spec, resolution=resolution, channels=channels, seed=seed)
@@ -417,11 +481,20 @@ def _prepare_data(spec: str, resolution: int | None, channels: int | None, val_f
     return ds, train, val
 
 
-def create_run(out: str | Path, data: str, classifier: str, *, resolution: int | None = None,
-               channels: int | None = None, train: TrainConfig | None = None,
-               size: ModelSize | None = None, val_fraction: float = 0.1,
-               device: str | None = None, progress: bool = True,
-               overwrite: bool = False) -> Trainer:
+def create_run(
+    out: str | Path,
+    data: str,
+    classifier: str,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    train: TrainConfig | None = None,
+    size: ModelSize | None = None,
+    val_fraction: float = 0.1,
+    device: str | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Trainer:
     """Set up a new run folder (config.json, classifier copy) and return its Trainer."""
     from stylex.classifier import check_classifier, load_classifier
 
@@ -439,18 +512,32 @@ def create_run(out: str | Path, data: str, classifier: str, *, resolution: int |
     clf = load_classifier(classifier, device=dev)
     check_classifier(clf, ds)
     gen_cfg = GeneratorConfig(
-        resolution=ds.resolution, img_channels=ds.channels,
-        cond_dim=0 if tc.baseline else clf.num_classes, z_dim=size.w_dim, w_dim=size.w_dim,
-        mapping_layers=size.mapping_layers, channel_base=size.channel_base,
-        channel_max=size.channel_max)
+        resolution=ds.resolution,
+        img_channels=ds.channels,
+        cond_dim=0 if tc.baseline else clf.num_classes,
+        z_dim=size.w_dim,
+        w_dim=size.w_dim,
+        mapping_layers=size.mapping_layers,
+        channel_base=size.channel_base,
+        channel_max=size.channel_max,
+    )
     config = {
         "format_version": RUN_FORMAT_VERSION,
         "stylex_version": _version(),
-        "data": {"spec": data, "resolution": ds.resolution, "channels": ds.channels,
-                 "val_fraction": val_fraction, "seed": tc.seed, "num_images": len(ds),
-                 "class_names": list(ds.class_names)},
-        "classifier": {"file": "classifier.pt", "source": str(classifier),
-                       "class_names": list(clf.class_names)},
+        "data": {
+            "spec": data,
+            "resolution": ds.resolution,
+            "channels": ds.channels,
+            "val_fraction": val_fraction,
+            "seed": tc.seed,
+            "num_images": len(ds),
+            "class_names": list(ds.class_names),
+        },
+        "classifier": {
+            "file": "classifier.pt",
+            "source": str(classifier),
+            "class_names": list(clf.class_names),
+        },
         "generator": gen_cfg.to_dict(),
         "train": tc.to_dict(),
     }
@@ -462,8 +549,9 @@ def create_run(out: str | Path, data: str, classifier: str, *, resolution: int |
     return Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
 
 
-def resume_run(out: str | Path, steps: int | None = None, device: str | None = None,
-               progress: bool = True) -> Trainer:
+def resume_run(
+    out: str | Path, steps: int | None = None, device: str | None = None, progress: bool = True
+) -> Trainer:
     """Re-open a run folder and load its newest complete checkpoint (if any)."""
     from stylex.classifier import load_classifier
     from stylex.run import read_run_config
@@ -478,8 +566,9 @@ def resume_run(out: str | Path, steps: int | None = None, device: str | None = N
         dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
     d = config["data"]
-    _, train_set, val_set = _prepare_data(d["spec"], d["resolution"], d["channels"],
-                                          d["val_fraction"], d["seed"])
+    _, train_set, val_set = _prepare_data(
+        d["spec"], d["resolution"], d["channels"], d["val_fraction"], d["seed"]
+    )
     clf = load_classifier(str(out / config["classifier"]["file"]), device=dev)
     trainer = Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
     if info.is_main:
@@ -509,4 +598,3 @@ def _version() -> str:
     from stylex import __version__
 
     return __version__
-
