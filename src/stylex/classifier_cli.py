@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"data: {dataset.name}: {len(dataset)} images ({counts}), "
             f"{dataset.channels}x{dataset.resolution}x{dataset.resolution}"
+            + (f"; skipped {len(dataset.skipped)} bad file(s)" if dataset.skipped else "")
         )
     result = train_classifier(
         dataset,
