@@ -150,7 +150,7 @@ def _smooth(ys: list[float], alpha: float) -> list[float]:
 def line_chart(
     title: str,
     series: list[tuple[str, list[float], list[float]]],
-    width: int = 300,
+    width: int = 282,
     height: int = 160,
 ) -> str:
     """An inline SVG line chart of ``(label, steps, values)`` series (noisy series get a faint
@@ -250,9 +250,9 @@ CURVE_GROUPS: list[tuple[str, list[str]]] = [
 CURVE_SKIP = {"step", "kimg", "sec_per_step", "time", "epoch", "lr"}
 
 
-def read_log(path: Path) -> dict[str, tuple[list[float], list[float]]]:
-    """``log.jsonl`` → ``{key: (steps, values)}`` for every numeric key (bad lines skipped; a
-    step logged twice, e.g. after a resume, keeps its last value)."""
+def read_log(path: Path, skip: set[str] = CURVE_SKIP) -> dict[str, tuple[list[float], list[float]]]:
+    """``log.jsonl`` → ``{key: (steps, values)}`` for every numeric key not in ``skip`` (bad
+    lines skipped; a step logged twice, e.g. after a resume, keeps its last value)."""
     per_key: dict[str, dict[float, float]] = {}
     if not path.is_file():
         return {}
@@ -265,7 +265,7 @@ def read_log(path: Path) -> dict[str, tuple[list[float], list[float]]]:
             continue
         step = float(rec["step"])
         for k, v in rec.items():
-            if k in CURVE_SKIP or isinstance(v, bool) or not isinstance(v, int | float):
+            if k in skip or k == "step" or isinstance(v, bool) or not isinstance(v, int | float):
                 continue
             if math.isfinite(v):
                 per_key.setdefault(k, {})[step] = float(v)
@@ -305,6 +305,7 @@ GT_ROWS = [
     ("recall_top10", "Ground truth: recall@10", "used factors found in the top 10", "up"),
 ]
 SECTION_KEYS = {"baseline", "difference", "sufficiency", "ground_truth"}
+META_KEYS = {"format_version", "num_images", "baseline_run", "seed", "same_images"}
 
 
 def read_metrics(path: Path) -> tuple[dict | None, str]:
@@ -375,7 +376,7 @@ def metrics_tables(m: dict | None, base: dict | None, base_label: str = "baselin
     two = base is not None
     head = "<tr><th>metric</th><th>StylEx</th>"
     head += f"<th>{esc(base_label)}</th><th>difference</th>" if two else ""
-    head += "<th>what it measures</th></tr>"
+    head += '<th class="desc">what it measures</th></tr>'
     rows = []
 
     def row(label: str, desc: str, better: str | None, a: float | None, b: float | None):
@@ -401,7 +402,7 @@ def metrics_tables(m: dict | None, base: dict | None, base_label: str = "baselin
     gt_b = gt_b if isinstance(gt_b, dict) else {}
     for key, label, desc, better in GT_ROWS:
         row(label, desc, better, _num(gt_a.get(key)), _num(gt_b.get(key)))
-    known = {k for k, *_ in METRIC_ROWS} | SECTION_KEYS
+    known = {k for k, *_ in METRIC_ROWS} | SECTION_KEYS | META_KEYS
     for key in sorted(set(m) | set(base or {})):
         if key in known:
             continue
@@ -409,32 +410,56 @@ def metrics_tables(m: dict | None, base: dict | None, base_label: str = "baselin
         if a is not None or b is not None:
             row(key, "", None, a, b)
     parts = []
+    notes = []
+    n_a, n_b = _num(m.get("num_images")), _num((base or {}).get("num_images"))
+    if n_a is not None:
+        notes.append(f"Computed on {int(n_a)} held-out images")
+        if two and n_b is not None and n_b != n_a:
+            notes[-1] += f" ({int(n_b)} for the baseline)"
+    if isinstance(m.get("fd_note"), str):
+        notes.append(m["fd_note"])
+    if notes:
+        parts.append(f'<p class="note">{esc(". ".join(notes))}.</p>')
     if rows:
         parts.append(f'<table class="data">{head}{"".join(rows)}</table>')
-    suff_a, suff_b = _sufficiency(m), _sufficiency(base)
-    ks = sorted(set(suff_a) | set(suff_b))
+    suff_rows = [("StylEx", _sufficiency(m), True)]
+    suff_rows += [(f"· {c}", _per_class(m, c), False) for c in _classes(m)]
+    if two:
+        suff_rows.append((base_label, _sufficiency(base), True))
+        suff_rows += [(f"· {c}", _per_class(base, c), False) for c in _classes(base)]
+    ks = sorted({k for _, d, _ in suff_rows for k in d})
     if ks:
-        hdr = "<tr><th>sufficiency (flip rate) with top-k attributes ↑</th>" + "".join(
+        hdr = "<tr><th>sufficiency (flip rate) with top-k ↑</th>" + "".join(
             f"<th>k={k}</th>" for k in ks
         )
-        body = "<tr><td>StylEx</td>" + "".join(
-            f"<td>{fmt(suff_a[k]) if k in suff_a else '—'}</td>" for k in ks
+        body = "".join(
+            f"<tr{'' if main else ' class=sub'}><td>{esc(label)}</td>"
+            + "".join(f"<td>{fmt(d[k]) if k in d else '—'}</td>" for k in ks)
+            + "</tr>"
+            for label, d, main in suff_rows
+            if d
         )
-        if two:
-            body += f"</tr><tr><td>{esc(base_label)}</td>" + "".join(
-                f"<td>{fmt(suff_b[k]) if k in suff_b else '—'}</td>" for k in ks
-            )
         parts.append(
             '<p class="note">Sufficiency: over images not of class y, the share whose '
             "predicted class becomes y when the top-k attributes of y are applied together "
-            "(averaged over classes).</p>"
-            f'<table class="data">{hdr}</tr>{body}</tr></table>'
+            "(mean over classes; per class below it).</p>"
+            f'<table class="data">{hdr}</tr>{body}</table>'
         )
     if not m:
         parts.insert(0, missing(f"StylEx metrics {EVALUATE_HINT}."))
-    if not parts:
+    if not rows and not ks:
         return missing("metrics.json holds no known metrics.")
     return "".join(parts)
+
+
+def _classes(m: dict | None) -> list[str]:
+    per = (m or {}).get("sufficiency_per_class")
+    return [str(c) for c in per] if isinstance(per, dict) else []
+
+
+def _per_class(m: dict | None, cls: str) -> dict[int, float]:
+    per = (m or {}).get("sufficiency_per_class")
+    return _sufficiency({"sufficiency": per.get(cls)}) if isinstance(per, dict) else {}
 
 
 # ------------------------------------------------------------------------------------ images
@@ -444,13 +469,17 @@ def sweep_gif(
     class_index: int,
     scale: int,
     duration_ms: int = 110,
+    max_side: int = 160,
 ) -> bytes:
     """Frames ``[T, C, R, R]`` → looping GIF (forth and back) with the class probability
-    drawn as a bar and a number under each frame."""
+    drawn as a bar and a number under each frame; frames wider than ``max_side`` px are
+    shrunk to it."""
     fnt = font(11)
     pils = []
     for f, p in zip(frames, probs[:, class_index].tolist()):
         tile = to_pil(f, scale).convert("RGB")
+        if tile.width > max_side:  # large images: a smaller animation keeps the page light
+            tile = tile.resize((max_side, max_side * tile.height // tile.width), Image.LANCZOS)
         w = tile.width
         canvas = Image.new("RGB", (w, tile.height + 18), "white")
         canvas.paste(tile, (0, 0))
@@ -499,11 +528,13 @@ class ReportBuilder:
             self._explainer(baseline) if baseline is not None else (None, "")
         )
         self.metrics, self.metrics_note = read_metrics(Path(run.path) / "metrics.json")
+        # the baseline's numbers: from this run's metrics.json (computed on the same images by
+        # `stylex evaluate --baseline`), else from the baseline run's own metrics.json
         self.base_metrics = None
-        if baseline is not None:
-            self.base_metrics, _ = read_metrics(Path(baseline.path) / "metrics.json")
-        if self.base_metrics is None and isinstance((self.metrics or {}).get("baseline"), dict):
+        if isinstance((self.metrics or {}).get("baseline"), dict):
             self.base_metrics = self.metrics["baseline"]
+        elif baseline is not None:
+            self.base_metrics, _ = read_metrics(Path(baseline.path) / "metrics.json")
         self._val = None
 
     def _explainer(self, run) -> tuple[Explainer | None, str]:
@@ -581,9 +612,17 @@ class ReportBuilder:
         )
 
     def _steps_done(self) -> int:
-        log = read_log(Path(self.run.path) / "log.jsonl")
+        log = read_log(Path(self.run.path) / "log.jsonl", skip=set())
         steps = [s for xs, _ in log.values() for s in xs]
         return int(max(steps)) if steps else 0
+
+    def _train_seconds(self) -> float | None:
+        """About how long training took: mean logged seconds per step × steps."""
+        log = read_log(Path(self.run.path) / "log.jsonl", skip=set())
+        if "sec_per_step" not in log:
+            return None
+        vals = log["sec_per_step"][1]
+        return sum(vals) / len(vals) * self._steps_done()
 
     # ----------------------------------------------------------------------------- sections
     def config_section(self) -> str:
@@ -610,9 +649,9 @@ class ReportBuilder:
                 ("generator params", _params(self.run.generator)),
                 ("encoder params", _params(self.run.encoder)),
                 ("discriminator params", _params(self.run.discriminator)),
-                ("w / z size", f"{g.get('w_dim')} / {g.get('z_dim')}"),
+                ("w, z size", f"{g.get('w_dim')}, {g.get('z_dim')}"),
                 ("condition size", g.get("cond_dim")),
-                ("channels (base / max)", f"{g.get('channel_base')} / {g.get('channel_max')}"),
+                ("channels (base, max)", f"{g.get('channel_base')}, {g.get('channel_max')}"),
                 ("mapping layers", g.get("mapping_layers")),
                 ("StyleSpace coordinates", self.run.generator.style_space().total),
             ]
@@ -620,16 +659,17 @@ class ReportBuilder:
         steps_done = self._steps_done()
         train = kv_table(
             [
-                ("steps done / planned", f"{steps_done:,} / {t.get('steps', 0):,}"),
+                ("steps done (planned)", f"{steps_done:,} ({t.get('steps', 0):,})"),
                 ("batch", t.get("batch")),
                 ("images seen", steps_done * int(t.get("batch", 0) or 0)),
+                ("training time (approx.)", _duration(self._train_seconds())),
                 ("mode", "baseline (no classifier terms)" if self.run.baseline else "StylEx"),
                 ("condition signal", t.get("cond_signal")),
-                ("lr G / D / E", f"{t.get('lr_g')} / {t.get('lr_d')} / {t.get('lr_e')}"),
+                ("learning rates (G, D, E)", f"{t.get('lr_g')}, {t.get('lr_d')}, {t.get('lr_e')}"),
                 (
-                    "λ L1 / perc / w / cls",
-                    f"{t.get('lambda_l1')} / {t.get('lambda_perc')} / "
-                    f"{t.get('lambda_w')} / {t.get('lambda_cls')}",
+                    "λ (L1, perceptual, w, classifier)",
+                    f"{t.get('lambda_l1')}, {t.get('lambda_perc')}, "
+                    f"{t.get('lambda_w')}, {t.get('lambda_cls')}",
                 ),
                 ("R1 γ (every)", f"{t.get('r1_gamma')} ({t.get('r1_every')})"),
                 ("perceptual", t.get("perceptual")),
@@ -686,7 +726,9 @@ class ReportBuilder:
             return missing(f"Could not read {esc(latest.name)}: {esc(e)}")
         return (
             f'<p class="note">Latest sample grid, step {step_of(latest):,} '
-            f"(<code>samples/{esc(latest.name)}</code>; {len(files)} grid(s) saved).</p>"
+            f"(<code>samples/{esc(latest.name)}</code>; {len(files)} grid(s) saved): "
+            "the first two rows are random samples G(z) (fixed z), then held-out originals "
+            "above their reconstructions.</p>"
             f'<div class="samples"><img src="{data_uri(data, "image/png")}" width="{w}" '
             f'height="{h}" alt="samples at step {step_of(latest)}"></div>'
         )
@@ -730,22 +772,31 @@ class ReportBuilder:
             frames = ex.sweep(ex.encode(view.real[:1]), a, self.opt.sweep_steps)
             probs = ex.probs(frames).cpu()
             gif = sweep_gif(frames.cpu(), probs, y, scale)
+            with Image.open(io.BytesIO(gif)) as im:
+                gw, gh = im.size
             lo, hi = ex.sweep_values(a, 2).tolist()
             figs.append(
                 f'<figure class="sweep"><img src="{data_uri(gif, "image/gif")}" '
                 f'alt="sweep of layer {a.layer} channel {a.channel}" '
-                f'width="{frames.shape[-1] * scale}" height="{frames.shape[-2] * scale + 18}">'
+                f'width="{gw}" height="{gh}">'
                 f"<figcaption>sweep {fmt(lo)} ↔ {fmt(hi)}<br>bar: p({cls_y})</figcaption>"
                 "</figure>"
             )
-        for j in range(min(2 if compact else len(view.image_ids), len(view.image_ids))):
+        n = min(3 if compact else len(view.image_ids), len(view.image_ids))
+        side = view.originals.shape[-1] * scale
+        if n:
+            figs.append(
+                f'<div class="legend" style="--side:{side}px"><span>original</span>'
+                "<span>with attribute</span></div>"
+            )
+        for j in range(n):
             before, after = float(view.probs_before[j, y]), float(view.probs_after[j, y])
             flip = bool(view.flipped[j])
             figs.append(
-                f'<figure class="pair{" flip" if flip else ""}"><div class="imgs">'
+                f'<figure class="pair stack{" flip" if flip else ""}"><div class="imgs">'
                 + img_tag(view.originals[j], scale, f"{view.image_ids[j]} original")
                 + img_tag(view.edited[j], scale, f"{view.image_ids[j]} edited", "after")
-                + f"</div><figcaption>p({cls_y}) <b>{before:.2f} → {after:.2f}</b>"
+                + f"</div><figcaption>p({cls_y})<br><b>{before:.2f} → {after:.2f}</b>"
                 + (' <span class="flip-text">flips</span>' if flip else "")
                 + "</figcaption></figure>"
             )
@@ -783,7 +834,7 @@ class ReportBuilder:
             )
             parts.append(f'<table class="data">{hdr}{rows}</table>')
         for r in range(len(attrs)):
-            view = ex.attribute_view(cls, r, 2 if compact else self.opt.num_images)
+            view = ex.attribute_view(cls, r, 3 if compact else self.opt.num_images)
             parts.append(self.attribute_card(ex, view, compact))
         return "".join(parts)
 
@@ -819,12 +870,16 @@ class ReportBuilder:
                 s += f"<br>p({esc(names[t])}) {float(probs[t]):.2f}"
             return s
 
-        def tile(img: torch.Tensor, label: str, probs: torch.Tensor, mark: bool = False) -> str:
-            flip = mark and int(probs.argmax()) != p
+        width = e.image.shape[-1] * self.scale + 8
+
+        def tile(
+            img: torch.Tensor, label: str, probs: torch.Tensor, extra: str = "", cls: str = ""
+        ) -> str:
+            flip = cls and int(probs.argmax()) != p
             return (
-                f'<figure class="tile{" flip" if flip else ""}">'
+                f'<figure class="tile {cls}{" flip" if flip else ""}" style="width:{width}px">'
                 + img_tag(img, self.scale, label)
-                + f"<figcaption><b>{label}</b><br>{cap(probs)}</figcaption></figure>"
+                + f"<figcaption><b>{label}</b><br>{cap(probs)}{extra}</figcaption></figure>"
             )
 
         tiles = [
@@ -833,21 +888,17 @@ class ReportBuilder:
         ]
         for r, c in enumerate(e.independent):
             a = c.attributes[-1]
-            src = f" ({esc(', '.join(c.sources[-1]))})" if c.sources and c.sources[-1] else ""
+            src = f"<br>AttFind: {esc(', '.join(c.sources[-1]))}" if c.sources[-1] else ""
             label = f"#{r + 1} L{a.layer} c{a.channel} {esc(a.direction)}"
-            tiles.append(
-                tile(c.image, label, c.probs, True).replace(
-                    "</figcaption>", f"<br>Δ {c.delta:+.3f}{src}</figcaption>"
-                )
-            )
+            extra = f"<br>Δp({esc(names[t])}) {c.delta:+.3f}{src}"
+            tiles.append(tile(c.image, label, c.probs, extra, "single"))
         if e.subset:
             c = e.subset[-1]
             label = (
-                f"subset: top {e.subset_size} flip"
-                if e.flipped
-                else f"top {len(e.subset)}: no flip"
+                f"top {e.subset_size} together" if e.flipped else f"all {len(e.subset)} together"
             )
-            tiles.append(tile(c.image, label, c.probs, True))
+            extra = f"<br>Δp({esc(names[t])}) {c.delta:+.3f}"
+            tiles.append(tile(c.image, label, c.probs, extra, "subset"))
         outcome = (
             f'<span class="flip-text">flips to {esc(names[e.subset[-1].predicted])} with the '
             f"top {e.subset_size} attribute(s) together</span>"
@@ -897,10 +948,8 @@ class ReportBuilder:
             f'<p class="note">StylEx (this run, classifier terms on) beside <b>{bname}</b> '
             f"({'baseline: no classifier terms' if base.baseline else 'another StylEx run'}) "
             "on the same data and classifier.</p>",
-            "<h3>Metrics</h3>",
-            metrics_tables(self.metrics, self.base_metrics, label)
-            if (self.metrics or self.base_metrics)
-            else missing(f"Metrics {EVALUATE_HINT} (with <code>--baseline</code>)."),
+            '<p class="note">The metrics of both, side by side, are in '
+            '<a href="#metrics">Metrics</a>.</p>',
             "<h3>Top attributes</h3>",
         ]
         ex, bx = self.explainer, self.base_explainer
@@ -940,6 +989,16 @@ def _params(module) -> int | str:
         return sum(p.numel() for p in module.parameters())
     except Exception:  # noqa: BLE001 - TorchScript wrappers
         return "—"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _slug(s: str) -> str:
