@@ -26,7 +26,8 @@ Spec syntax::
     seed, in dataset order; for ``shapes`` the number generated, default 10000). ``shapes`` also
     takes ``seed=S`` and ``shapes=circle,square``. Example: ``fashion-mnist@test:bag,coat?n=500``.
 
-A path that exists is always read as a path, even if it contains ``:``, ``@`` or ``?``.
+A path that exists is read as a path, even if it contains ``:``, ``@`` or ``?``, except that a
+bare built-in name always means the built-in: a folder called ``shapes`` is ``./shapes``.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def parse_spec(spec: str) -> dict:
     spec = str(spec).strip()
     if not spec:
         raise DataError("empty dataset spec")
-    if Path(spec).exists():
+    builtin = _builtin_head(spec)
+    if not builtin and Path(spec).exists():
         return {
             "source": "path",
             "path": Path(spec),
@@ -83,7 +85,7 @@ def parse_spec(spec: str) -> dict:
         if not eq or not key.strip():
             raise DataError(f"dataset spec {spec!r}: option {item!r} is not key=value")
         options[key.strip().lower()] = value.strip()
-    if Path(base).exists():
+    if not builtin and Path(base).exists():
         return {
             "source": "path",
             "path": Path(base),
@@ -92,7 +94,7 @@ def parse_spec(spec: str) -> dict:
             "options": options,
         }
     head, colon, selection = base.partition(":")
-    if colon and Path(head).exists():
+    if colon and not builtin and Path(head).exists():
         return {
             "source": "path",
             "path": Path(head),
@@ -122,6 +124,12 @@ def parse_spec(spec: str) -> dict:
         "selection": selection.strip() if colon else None,
         "options": options,
     }
+
+
+def _builtin_head(spec: str) -> bool:
+    """True when ``spec`` names a built-in (a folder of that name needs ``./NAME``)."""
+    head = spec.split("?")[0].split(":")[0].split("@")[0].strip().lower().replace("_", "-")
+    return head in BUILTINS or head == "fashionmnist"
 
 
 def _int_option(options: dict, key: str, spec: str) -> int | None:

@@ -18,6 +18,7 @@ from torch import nn
 
 from stylex.errors import RunError
 from stylex.models.io import load_state, save_state
+from stylex.utils.faults import fault_point
 from stylex.utils.fs import atomic_write_bytes
 
 MARKER = "COMPLETE"
@@ -39,6 +40,7 @@ def write_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module],
     tmp.mkdir()
     for name, module in modules.items():
         save_state(module, tmp / f"{name}.safetensors")
+        fault_point("ckpt.file")
     import io
 
     buf = io.BytesIO()
@@ -47,6 +49,7 @@ def write_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module],
     atomic_write_bytes(tmp / MARKER, json.dumps({"step": step, "files": sorted(
         [f"{n}.safetensors" for n in modules] + ["state.pt"])}).encode())
     _fsync_dir(tmp)
+    fault_point("ckpt.before_rename")
     if final.exists():  # re-writing the same step (e.g. after a resume): replace it
         old = root / f".old-step-{step:07d}-{os.getpid()}"
         os.rename(final, old)
@@ -55,6 +58,7 @@ def write_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module],
     else:
         os.rename(tmp, final)
     _fsync_dir(root)
+    fault_point("ckpt.after_rename")
     for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -50,6 +50,7 @@ from stylex.training.losses import (
     g_nonsaturating_loss,
     l1,
 )
+from stylex.utils.faults import fault_point
 from stylex.utils.fs import atomic_write_json
 from stylex.utils.images import make_grid, save_png
 
@@ -432,6 +433,7 @@ class Trainer:
                         "--precision fp32 or a larger --r1-gamma."
                     )
                 self.step = s + 1
+                fault_point("train.step")
                 bar.update(1)
                 if self.step % tc.log_every == 0 or self.step == total:
                     now = time.perf_counter()
