@@ -27,10 +27,14 @@ them equal):
   (bilinear, linear) and add to: its final image is ``G(s) + upsampleᵏ(rgb_l(s') − rgb_l(s))``,
   so no later convolution is re-run.
 
-Where the time goes: every edit of a layer before the last conv still pays for the full
-highest-resolution convolution, which dominates a StyleGAN2's cost; the fast path's gains are
-batching (large on GPUs and at small widths), caching (what lies before the edited layer) and
-the toRGB shortcut. For large models use the screening mode (:mod:`stylex.attfind.screen`).
+Where the time goes (``benchmarks/attfind.py``, 32 px, width 128, 896 coordinates): an edit of
+any layer before the last conv still pays for the full-resolution convolutions, which are 60–75 %
+of the synthesis FLOPs, so caching the layers before the edit saves only ~1.2× in FLOPs. On a
+GPU the reference loop is bound by kernel launches and batching many edits per forward gives
+~120× (H100). On 2 CPU cores the batch-1 reference already runs at about half the machine's conv
+throughput and the fast path near all of it, so exact Δ is only ~2× faster there: the work is
+dense and cannot be skipped without approximating. That is what the screening mode
+(:mod:`stylex.attfind.screen`) is for.
 """
 
 from __future__ import annotations
