@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow lint format bench clean
+.PHONY: setup demo test test-slow test-faults lint format bench clean
 
 $(BIN)/stylex: pyproject.toml
 	bash scripts/setup.sh $(VENV)
@@ -20,6 +20,9 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
+
+test-faults: setup
+	$(BIN)/python -m pytest -m faults tests/test_robustness.py
 
 lint:
 	$(BIN)/ruff check src tests benchmarks
