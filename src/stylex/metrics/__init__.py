@@ -1,0 +1,64 @@
+"""Metrics: how faithful an explanation is (DESIGN.md, "Metrics").
+
+::
+
+    from stylex.metrics import evaluate, format_table
+    metrics = evaluate("runs/shapes", baseline="runs/shapes-baseline")  # writes metrics.json
+    print(format_table(metrics))
+
+Modules: :mod:`~stylex.metrics.consistency` (classifier consistency, reconstruction),
+:mod:`~stylex.metrics.sufficiency` (flip rate of the top-k attributes),
+:mod:`~stylex.metrics.realism` (Fréchet distances in EfficientNet-Lite0 feature space, not
+Inception FID), :mod:`~stylex.metrics.ground_truth` (factor probe, attribute → factor),
+:mod:`~stylex.metrics.evaluate` (the whole evaluation and ``metrics.json``).
+"""
+
+from stylex.metrics.consistency import (
+    classifier_consistency,
+    consistency_metrics,
+    reconstruction_metrics,
+)
+from stylex.metrics.evaluate import METRICS_FILE, evaluate, format_table, select_images
+from stylex.metrics.ground_truth import (
+    FactorProbe,
+    FactorSpec,
+    attribute_factor_changes,
+    dominant_factor,
+    factor_specs,
+    ground_truth_scores,
+    load_or_train_probe,
+    probe_errors,
+    train_probe,
+)
+from stylex.metrics.realism import random_samples, realism_metrics
+from stylex.metrics.sufficiency import (
+    SufficiencyResult,
+    reference_sufficiency,
+    run_sufficiency,
+    sufficiency,
+)
+
+__all__ = [
+    "METRICS_FILE",
+    "FactorProbe",
+    "FactorSpec",
+    "SufficiencyResult",
+    "attribute_factor_changes",
+    "classifier_consistency",
+    "consistency_metrics",
+    "dominant_factor",
+    "evaluate",
+    "factor_specs",
+    "format_table",
+    "ground_truth_scores",
+    "load_or_train_probe",
+    "probe_errors",
+    "random_samples",
+    "realism_metrics",
+    "reconstruction_metrics",
+    "reference_sufficiency",
+    "run_sufficiency",
+    "select_images",
+    "sufficiency",
+    "train_probe",
+]

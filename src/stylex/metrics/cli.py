@@ -1,0 +1,69 @@
+"""``stylex evaluate``: faithfulness metrics of a run (and a baseline); writes
+``RUN/metrics.json`` and prints a table."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="run folder (trained, with attfind/)")
+    p.add_argument(
+        "--baseline",
+        default=None,
+        help="baseline run folder (same data and classifier, trained with --baseline; "
+        "with its own attfind/)",
+    )
+    p.add_argument("--num-images", type=int, default=256, help="held-out images to use")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--batch", type=int, default=64, help="images per forward pass")
+    p.add_argument("--top-k", type=int, default=10, help="sufficiency for k = 1 … top-k")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random samples (FD)")
+    p.add_argument(
+        "--run-attfind",
+        action="store_true",
+        help="run AttFind (256 images, top 10) on a run that has no attfind/ yet",
+    )
+    p.add_argument("--probe-steps", type=int, default=600, help="factor probe training steps")
+    p.add_argument(
+        "--probe-images", type=int, default=4096, help="rendered images to train the probe on"
+    )
+    p.add_argument(
+        "--gt-images",
+        type=int,
+        default=64,
+        help="images per class for the attributes' factor changes",
+    )
+    p.add_argument("--no-perceptual", action="store_true", help="skip the perceptual distance")
+    p.add_argument("--out", default=None, help="output file (default RUN/metrics.json)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from stylex.errors import StylexError
+    from stylex.metrics.evaluate import evaluate, format_table
+
+    if args.num_images < 2 or args.top_k < 1 or args.batch < 1:
+        raise StylexError("--num-images must be ≥ 2, --top-k and --batch ≥ 1")
+    metrics = evaluate(
+        args.run,
+        args.baseline,
+        num_images=args.num_images,
+        batch=args.batch,
+        max_k=args.top_k,
+        seed=args.seed,
+        device=args.device,
+        perceptual=not args.no_perceptual,
+        run_attfind=args.run_attfind,
+        probe_steps=args.probe_steps,
+        probe_images=args.probe_images,
+        gt_images=args.gt_images,
+        progress=not args.no_progress,
+        out=args.out,
+    )
+    print(format_table(metrics))
+    out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
+    print(f"wrote {out} ({metrics['seconds']['total']:.1f} s)")
+    return 0

@@ -1,0 +1,469 @@
+"""``evaluate(run, baseline=None) -> dict``: every faithfulness metric, written to
+``RUN/metrics.json``.
+
+Images: the first ``num_images`` images of the run's held-out split (``run.dataset("val")``)
+that AttFind did *not* analyse (by image id; with a baseline, neither run's AttFind), topped up
+with AttFind's own images only when the split has too few others (``images.attfind_overlap``
+counts them). With a baseline on the same data both runs are measured on the same images.
+
+``metrics.json`` (format 1), per run:
+
+=========================  ==================================================================
+``num_images``             held-out images used (N)
+``consistency``            share of reconstructions with the real image's predicted class
+``prob_diff``, ``prob_tv``  mean ``|p_ŷ(x) − p_ŷ(x')|`` (ŷ = class predicted on x), mean TV
+``sufficiency``            ``{"1": …, "10": …}`` flip rate of the top-k attributes, mean over
+                           classes; ``sufficiency_per_class``, ``sufficiency_details``;
+                           ``sufficiency_k0``: the rate with no edit (recon. inconsistency)
+``reconstruction_l1``      mean ``|x − x'|`` in [-1, 1] units
+``perceptual``             mean LPIPS-like EfficientNet-Lite0 distance (not LPIPS)
+``fd_samples``             FD real vs random samples — EfficientNet-Lite0 features, *not
+``fd_reconstructions``     Inception FID* (``fd_note``); ``fd_real_reference``: real vs
+                           N training images, the floor at this N
+``ground_truth``           only for data with factors: ``precision_top5``, ``recall_top10``,
+                           per-attribute factor changes, probe quality
+=========================  ==================================================================
+
+plus ``run``, ``class_names``, ``images``, ``attfind`` (its settings), ``definitions`` and
+``seconds``. With a baseline: ``baseline`` (the same keys for the baseline run) and
+``difference`` (run − baseline for every number above). Undefined values are ``null``.
+Definitions: :mod:`~stylex.metrics.consistency`, :mod:`~stylex.metrics.sufficiency`,
+:mod:`~stylex.metrics.realism`, :mod:`~stylex.metrics.ground_truth`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stylex.errors import RunError, StylexError
+from stylex.metrics.consistency import classifier_consistency
+from stylex.metrics.ground_truth import (
+    DEFAULT_CHANGE_THRESHOLD,
+    DEFAULT_MIN_CHANGE,
+    DEFAULT_PROBE_SEED,
+    load_or_train_probe,
+    run_ground_truth,
+)
+from stylex.metrics.realism import FD_NOTE, random_samples, realism_metrics
+from stylex.metrics.sufficiency import encode_styles_all, run_sufficiency
+from stylex.perceptual import embed
+from stylex.utils.fs import atomic_write_json
+
+METRICS_FORMAT = 1
+METRICS_FILE = "metrics.json"
+
+DEFINITIONS = {
+    "consistency": "share of held-out images x whose reconstruction G(E(x)) gets the class "
+    "the classifier predicts on x",
+    "prob_diff": "mean |p_y(x) - p_y(G(E(x)))|, y = class predicted on the real image x",
+    "prob_tv": "mean total-variation distance 0.5*sum_k |p_k(x) - p_k(G(E(x)))|",
+    "sufficiency": "over held-out images whose real image is not predicted y: share predicted y "
+    "after applying y's top-k AttFind attributes cumulatively to E(x) and regenerating; mean "
+    "over classes; a class with fewer than k attributes carries its last value",
+    "sufficiency_k0": "the same share with no edit (reconstruction already predicted y)",
+    "reconstruction_l1": "mean |x - G(E(x))| per pixel, images in [-1, 1]",
+    "perceptual": "mean LPIPS-like distance on EfficientNet-Lite0 features (not LPIPS)",
+    "fd": FD_NOTE,
+    "fd_samples": "real held-out images vs N random samples (z ~ N(0, I), condition from the "
+    "classifier on shuffled real images, constant noise)",
+    "fd_reconstructions": "real held-out images vs their reconstructions",
+    "fd_real_reference": "real held-out images vs N training images (floor at this N)",
+    "ground_truth": "precision_top5: share of top-5 attributes (all classes) whose dominant "
+    "factor (probe-measured, normalised change) is a label-rule factor; recall_top10: share of "
+    "label-rule factors that are the dominant factor of some top-10 attribute",
+}
+
+_NUMERIC_KEYS = (
+    "consistency",
+    "prob_diff",
+    "prob_tv",
+    "sufficiency_k0",
+    "reconstruction_l1",
+    "perceptual",
+    "fd_samples",
+    "fd_reconstructions",
+    "fd_real_reference",
+)
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _clean(x):
+    """JSON-safe copy: NaN/inf → None, tensors → lists, tuples → lists."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return _clean(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def select_images(dataset, num_images: int, exclude_ids=()) -> tuple[torch.Tensor, int]:
+    """Indices ``[n]`` of the first ``num_images`` images of ``dataset`` whose id is not in
+    ``exclude_ids``, topped up (in order) with excluded ones if too few; and how many excluded
+    images were used."""
+    exclude = set(exclude_ids)
+    n = min(int(num_images), len(dataset))
+    fresh = [i for i, s in enumerate(dataset.ids) if s not in exclude]
+    used = [i for i, s in enumerate(dataset.ids) if s in exclude]
+    idx = fresh[:n]
+    overlap = n - len(idx)
+    idx += used[:overlap]
+    return torch.as_tensor(sorted(idx), dtype=torch.int64), overlap
+
+
+def load_attfind(
+    run, run_attfind: bool = False, num_images: int = 256, top_k: int = 10, progress: bool = True
+):
+    """``RUN/attfind``'s result; with ``run_attfind`` it is computed (and saved) when missing."""
+    from stylex.attfind import AttFind, AttFindResult
+
+    path = Path(run.path) / "attfind"
+    if not (path / "attributes.json").is_file():
+        if not run_attfind:
+            raise RunError(
+                f"{run.path} has no AttFind result ({path / 'attributes.json'} missing): run "
+                f"`stylex attfind --run {run.path}` first, or pass --run-attfind"
+            )
+        AttFind(run, progress=progress).attribute(num_images=num_images, top_k=top_k).save(path)
+    return AttFindResult.load(path)
+
+
+def _difference(a: dict, b: dict) -> dict:
+    out: dict[str, Any] = {}
+    for k in _NUMERIC_KEYS:
+        if isinstance(a.get(k), int | float) and isinstance(b.get(k), int | float):
+            out[k] = a[k] - b[k]
+    sa, sb = a.get("sufficiency") or {}, b.get("sufficiency") or {}
+    out["sufficiency"] = {
+        k: (
+            sa[k] - sb[k]
+            if isinstance(sa.get(k), float) and isinstance(sb.get(k), float)
+            else float("nan")
+        )
+        for k in sa
+    }
+    ga, gb = a.get("ground_truth"), b.get("ground_truth")
+    if ga and gb:
+        out["ground_truth"] = {
+            k: ga[k] - gb[k]
+            for k in ("precision_top5", "recall_top10", "recall_top10_changed")
+            if isinstance(ga.get(k), float) and isinstance(gb.get(k), float)
+        }
+    return out
+
+
+# ------------------------------------------------------------------------------------ one run
+@torch.no_grad()
+def _evaluate_one(
+    run,
+    attfind,
+    data,
+    images: torch.Tensor,
+    shared: dict[str, Any],
+    *,
+    batch: int,
+    max_k: int,
+    seed: int,
+    perceptual: bool,
+    probe,
+    probe_info,
+    gt_images: int | None,
+    min_change: float,
+    change_threshold: float,
+    progress: bool,
+) -> dict[str, Any]:
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"run": str(run.path), "baseline_run": bool(run.baseline)}
+    cons, recon, real_p = classifier_consistency(run, images, batch, perceptual=perceptual)
+    out.update(cons)
+    t["consistency"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    predicted = real_p.argmax(1)
+    styles = encode_styles_all(run, images, batch)
+    suff = run_sufficiency(
+        run, attfind, images, predicted, max_k=max_k, batch=batch, styles=styles, progress=progress
+    )
+    out.update(suff.to_json())
+    t["sufficiency"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    samples = random_samples(run, images, seed=seed, batch=batch)
+    out.update(
+        realism_metrics(
+            images,
+            samples=samples,
+            recon=recon,
+            batch=batch,
+            device=run.device,
+            real_features=shared["real_features"],
+        )
+    )
+    out["fd_real_reference"] = shared["fd_real_reference"]
+    out["fd_note"] = FD_NOTE
+    t["realism"] = time.perf_counter() - t0
+
+    if data.factors is not None and probe is not None:
+        t0 = time.perf_counter()
+        out["ground_truth"] = run_ground_truth(
+            run,
+            attfind,
+            data,
+            predicted,
+            probe,
+            probe_info,
+            styles,
+            recon=recon,
+            max_k=max_k,
+            batch=batch,
+            max_images=gt_images,
+            min_change=min_change,
+            change_threshold=change_threshold,
+            progress=progress,
+        )
+        t["ground_truth"] = time.perf_counter() - t0
+    out["attfind"] = {
+        "num_images": attfind.effects.num_images,
+        "shift_size": attfind.effects.shift_size,
+        "include_rgb": attfind.effects.include_rgb,
+        "top_k": {c.name: len(c.attributes) for c in attfind.classes},
+    }
+    out["seconds"] = t
+    return out
+
+
+def _shared_real(run, data, images, batch, train_data) -> dict[str, Any]:
+    """Features of the real images and the real-vs-real reference FD (shared across runs)."""
+    real_features = embed(images, batch=batch, device=run.device)
+    n = len(images)
+    ref = train_data.sample(n, seed=1) if train_data is not None and len(train_data) else None
+    fd_ref = float("nan")
+    if ref is not None and len(ref) >= 2:
+        from stylex.metrics.realism import fd
+
+        fd_ref = fd(real_features, embed(ref.float_images(), batch=batch, device=run.device))
+    return {"real_features": real_features, "fd_real_reference": fd_ref}
+
+
+# ------------------------------------------------------------------------------------ API
+def evaluate(
+    run,
+    baseline=None,
+    *,
+    num_images: int = 256,
+    batch: int = 64,
+    max_k: int = 10,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    perceptual: bool = True,
+    run_attfind: bool = False,
+    attfind_images: int = 256,
+    attfind_top_k: int = 10,
+    probe_seed: int = DEFAULT_PROBE_SEED,
+    probe_steps: int = 600,
+    probe_images: int = 4096,
+    gt_images: int | None = 64,
+    min_change: float = DEFAULT_MIN_CHANGE,
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+    progress: bool = True,
+    write: bool = True,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Compute every metric for ``run`` (and ``baseline``) and write ``RUN/metrics.json``.
+
+    Args:
+        run, baseline: :class:`~stylex.run.Run` objects or run folders. Each needs its own
+            ``attfind/`` (``run_attfind=True`` computes a missing one with ``attfind_images``
+            images and ``attfind_top_k`` attributes per class).
+        num_images: held-out images (module docstring); all sets in FD have this many.
+        batch: images per forward pass.
+        max_k: sufficiency is reported for k = 1 … max_k.
+        seed: random samples' z and condition shuffle.
+        perceptual: compute the perceptual distance (needs EfficientNet-Lite0; FD always does).
+        probe_seed, probe_steps, probe_images: the ground-truth factor probe's training.
+        gt_images: at most this many images per class for the factor changes (None: all).
+        min_change, change_threshold: see :mod:`stylex.metrics.ground_truth`.
+        write: write ``metrics.json`` (to ``out``, default ``RUN/metrics.json``), atomically.
+
+    Returns:
+        the ``metrics.json`` content (NaN as None).
+    """
+    from stylex.run import Run
+
+    t_start = time.perf_counter()
+    if not isinstance(run, Run):
+        run = Run.load(run, device=device, discriminator=False)
+    if baseline is not None and not isinstance(baseline, Run):
+        baseline = Run.load(baseline, device=device, discriminator=False)
+    runs = [run] + ([baseline] if baseline is not None else [])
+    attfinds = [load_attfind(r, run_attfind, attfind_images, attfind_top_k, progress) for r in runs]
+
+    data = run.dataset("val")
+    if len(data) < 2:
+        raise StylexError(f"{run.path}: the held-out split has {len(data)} images; need ≥ 2")
+    same_data = True
+    if baseline is not None:
+        bdata = baseline.dataset("val")
+        same_data = list(bdata.ids) == list(data.ids)
+        if not same_data:
+            warnings.warn(
+                f"{baseline.path} was trained on other data than {run.path} "
+                f"({baseline.config['data']['spec']!r} vs {run.config['data']['spec']!r}): "
+                "each is measured on its own held-out images",
+                stacklevel=2,
+            )
+    exclude = {i for a in attfinds for i in a.effects.image_ids}
+    idx, overlap = select_images(data, num_images, exclude)
+    sub = data.subset(idx)
+    images = sub.float_images()
+    if len(images) < num_images:
+        warnings.warn(
+            f"only {len(images)} held-out images available (asked {num_images})", stacklevel=2
+        )
+    train_data = run.dataset("train")
+    shared = _shared_real(run, sub, images, batch, train_data)
+
+    probe = probe_info = None
+    if sub.factors is not None:
+        probe, probe_info = load_or_train_probe(
+            data,
+            run.path,
+            train_source=train_data,
+            seed=probe_seed,
+            steps=probe_steps,
+            num_train=probe_images,
+            device=run.device,
+            progress=progress,
+        )
+
+    kw = dict(
+        batch=batch,
+        max_k=max_k,
+        seed=seed,
+        perceptual=perceptual,
+        gt_images=gt_images,
+        min_change=min_change,
+        change_threshold=change_threshold,
+        progress=progress,
+    )
+    result = _evaluate_one(
+        run, attfinds[0], sub, images, shared, probe=probe, probe_info=probe_info, **kw
+    )
+    header = {
+        "format_version": METRICS_FORMAT,
+        "class_names": list(run.class_names),
+        "num_images": len(images),
+        "images": {
+            "split": "val",
+            "num_images": len(images),
+            "attfind_overlap": overlap,
+            "first_ids": list(sub.ids[:5]),
+        },
+    }
+    result = {**header, **result}
+    if baseline is not None:
+        if same_data:
+            b_sub, b_images, b_shared, b_overlap = sub, images, shared, overlap
+        else:
+            bidx, b_overlap = select_images(bdata, num_images, attfinds[1].effects.image_ids)
+            b_sub = bdata.subset(bidx)
+            b_images = b_sub.float_images()
+            b_shared = _shared_real(baseline, b_sub, b_images, batch, baseline.dataset("train"))
+        b_probe, b_info = probe, probe_info
+        if b_sub.factors is not None and (
+            probe is None or b_sub.resolution != sub.resolution or b_sub.channels != sub.channels
+        ):
+            b_probe, b_info = load_or_train_probe(
+                bdata,
+                baseline.path,
+                train_source=baseline.dataset("train"),
+                seed=probe_seed,
+                steps=probe_steps,
+                num_train=probe_images,
+                device=baseline.device,
+                progress=progress,
+            )
+        b = _evaluate_one(
+            baseline, attfinds[1], b_sub, b_images, b_shared, probe=b_probe, probe_info=b_info, **kw
+        )
+        b = {
+            "num_images": len(b_images),
+            "same_images": same_data,
+            "images": {"attfind_overlap": b_overlap},
+            **b,
+        }
+        result["baseline"] = b
+        result["difference"] = _difference(result, b)
+    result["definitions"] = DEFINITIONS
+    result["seconds"]["total"] = time.perf_counter() - t_start
+    result = _clean(result)
+    if write:
+        atomic_write_json(Path(out) if out else Path(run.path) / METRICS_FILE, result)
+    return result
+
+
+# ------------------------------------------------------------------------------------ table
+def _fmt(v, digits: int = 3, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def format_table(metrics: dict[str, Any], ks=(1, 2, 3, 5, 10)) -> str:
+    """A plain-text table of ``metrics.json`` content: StylEx | baseline | difference."""
+    base = metrics.get("baseline")
+    diff = metrics.get("difference", {})
+    rows: list[tuple[str, Any, Any, Any, int]] = []
+
+    def add(label, key, digits=3):
+        rows.append((label, metrics.get(key), (base or {}).get(key), diff.get(key), digits))
+
+    add("classifier consistency", "consistency")
+    add("prob diff |Δp_ŷ|", "prob_diff")
+    suff = metrics.get("sufficiency") or {}
+    bsuff = (base or {}).get("sufficiency") or {}
+    dsuff = diff.get("sufficiency") or {}
+    add("sufficiency k=0 (no edit)", "sufficiency_k0")
+    for k in ks:
+        if str(k) in suff:
+            rows.append(
+                (f"sufficiency top-{k}", suff[str(k)], bsuff.get(str(k)), dsuff.get(str(k)), 3)
+            )
+    add("reconstruction L1 ([-1,1])", "reconstruction_l1", 4)
+    add("perceptual (EffNet-Lite0)", "perceptual", 4)
+    add("FD real vs samples*", "fd_samples", 2)
+    add("FD real vs reconstructions*", "fd_reconstructions", 2)
+    add("FD real vs real (floor)*", "fd_real_reference", 2)
+    gt, bgt = metrics.get("ground_truth"), (base or {}).get("ground_truth")
+    if gt:
+        dgt = diff.get("ground_truth") or {}
+        for key, label in (
+            ("precision_top5", "GT precision top-5"),
+            ("recall_top10", "GT recall top-10"),
+        ):
+            rows.append((label, gt.get(key), (bgt or {}).get(key), dgt.get(key), 3))
+    name = "baseline" if metrics.get("baseline_run") else "StylEx"
+    title = f"{'metric':<30}{name:>10}"
+    if base is not None:
+        title += f"{'baseline':>10}{'diff':>10}"
+    lines = [f"metrics on {metrics.get('num_images')} held-out images", title, "-" * len(title)]
+    for label, a, b, d, digits in rows:
+        line = f"{label:<30}{_fmt(a, digits):>10}"
+        if base is not None:
+            line += f"{_fmt(b, digits):>10}{_fmt(d, digits, signed=True):>10}"
+        lines.append(line)
+    lines.append("* " + FD_NOTE)
+    return "\n".join(lines)
+
+
+__all__ = ["METRICS_FILE", "evaluate", "format_table", "load_attfind", "select_images"]
