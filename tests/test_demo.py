@@ -22,7 +22,15 @@ def tiny_pretrained(tmp_path, tiny_run, tiny_baseline_run, monkeypatch):
     return pre
 
 
-def test_demo_end_to_end_on_shipped_tiny_run(tmp_path, tiny_pretrained, capsys):
+def test_demo_end_to_end_on_shipped_tiny_run(tmp_path, tiny_pretrained, capsys, monkeypatch):
+    import functools
+
+    import stylex.metrics
+
+    # a small factor probe keeps the ground-truth part of the test quick
+    small = functools.partial(stylex.metrics.evaluate, probe_steps=40, probe_images=256,
+                              gt_images=8, perceptual=False)
+    monkeypatch.setattr(stylex.metrics, "evaluate", small)
     out = tmp_path / "out"
     code = main(["demo", "--task", "shapes", "--out", str(out), "--num-images", "8",
                  "--top-k", "3", "--eval-images", "16", "--device", "cpu"])
