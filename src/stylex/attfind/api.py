@@ -508,7 +508,7 @@ class AttFind:
                 the run's ``split`` (held-out "val").
             top_k: attributes per class.
             screen: approximate screening mode (see :mod:`stylex.attfind.screen`);
-                ``candidates`` per class (default ``3·top_k``) get the exact Δ. With
+                ``candidates`` per class (default ``2·top_k``) get the exact Δ. With
                 ``screen_pool > 0``, a two-stage screen: ``screen_pool`` pairs per class by the
                 first-order estimate, re-ranked by their exact Δ on ``screen_subset`` images.
             threshold: the greedy selection's per-image accumulated-effect threshold.
@@ -540,7 +540,7 @@ class AttFind:
         }
         computed = None
         if screen:
-            candidates = candidates or 3 * top_k
+            candidates = candidates or 2 * top_k
             cfg["candidates"] = candidates
             t1 = time.perf_counter()
             lo, hi = style_bounds(self.space.flatten(styles))

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--candidates",
         type=int,
         default=None,
-        help="screening: candidate pairs per class (default 3 × top-k)",
+        help="screening: candidate pairs per class (default 2 × top-k; more is slower, safer)",
     )
     p.add_argument(
         "--d-filter",
