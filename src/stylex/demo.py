@@ -91,7 +91,7 @@ def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minu
 
 def run(args: argparse.Namespace) -> int:
     from stylex.attfind import AttFind
-    from stylex.metrics import evaluate
+    from stylex.metrics import evaluate, format_table
     from stylex.report import build_report
     from stylex.run import Run
 
@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     _stage("evaluate")
     metrics = evaluate(run_dir, baseline=base_dir, device=args.device,
                        num_images=args.eval_images)
+    print(format_table(metrics))
 
     _stage("report")
     report = build_report(run_dir, baseline=base_dir, device=args.device).path
