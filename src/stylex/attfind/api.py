@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 import warnings
@@ -39,6 +38,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from stylex import distributed as distr
 from stylex.attfind.effects import (
     DIRECTIONS,
     Effects,
@@ -177,51 +177,6 @@ def agreement(
     return sum(shares) / len(shares) if shares else float("nan")
 
 
-# ------------------------------------------------------------------------------ distributed
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def _dist_from_env(device: torch.device) -> _Dist:
-    """Join torchrun's process group when ``WORLD_SIZE > 1`` (gloo on CPU, NCCL on CUDA)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return _Dist(dist.get_rank(), dist.get_world_size())
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist()
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return _Dist(dist.get_rank(), dist.get_world_size())
-
-
-def _all_reduce_sum(t: torch.Tensor, info: _Dist, device: torch.device) -> torch.Tensor:
-    if not info.enabled:
-        return t
-    import torch.distributed as dist
-
-    buf = t.to(device)
-    dist.all_reduce(buf)
-    return buf.cpu()
-
-
-def _barrier(info: _Dist) -> None:
-    if info.enabled:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
 # ------------------------------------------------------------------------------------ AttFind
 def _tensor_digest(h, t: torch.Tensor) -> None:
     t = t.detach().to("cpu").contiguous()
@@ -332,7 +287,7 @@ class AttFind:
             if computed is None
             else computed.bool().cpu()
         )
-        info = _dist_from_env(self.device)
+        info = distr.init_from_env(self.device.type)
         if partial_dir is None and resume and getattr(self.run, "path", None) is not None:
             partial_dir = Path(self.run.path) / "attfind" / "partial"
         partial_dir = Path(partial_dir) if (resume and partial_dir is not None) else None
@@ -387,10 +342,10 @@ class AttFind:
             k = self._num_classes() if delta is None else delta.shape[-1]
             if delta is None:
                 delta, base = torch.zeros(n, 2, self.space.total, k), torch.zeros(n, k)
-            delta = _all_reduce_sum(delta, info, self.device)
-            base = _all_reduce_sum(base, info, self.device)
+            delta = distr.all_reduce_sum(delta, info, self.device)
+            base = distr.all_reduce_sum(base, info, self.device)
         self.stats["seconds"] = time.perf_counter() - t0
-        _barrier(info)
+        distr.barrier(info)
         if partial_dir is not None and info.is_main and partial_dir.is_dir():
             shutil.rmtree(partial_dir, ignore_errors=True)
         return Effects(
@@ -459,7 +414,7 @@ class AttFind:
             _tensor_digest(h, s)
         return h.hexdigest()[:16]
 
-    def _bar(self, total: int, info: _Dist):
+    def _bar(self, total: int, info: distr.DistInfo):
         if not self.progress or not info.is_main:
             return None
         from tqdm.auto import tqdm

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from stylex import distributed as distr
 from stylex.errors import RunError, StylexError
 from stylex.models import (
     Discriminator,
@@ -40,7 +41,6 @@ from stylex.models import (
 )
 from stylex.runtime import resolve_device
 from stylex.training import checkpoint as ckpt
-from stylex.training import distributed as distr
 from stylex.training.config import TrainConfig
 from stylex.training.losses import (
     classifier_kl,

@@ -1,4 +1,5 @@
-"""torch.distributed glue: rank discovery from torchrun's environment and gradient averaging.
+"""torch.distributed glue shared by training and AttFind: joining torchrun's process group,
+gradient averaging, reductions.
 
 We average gradients by hand (one flattened all-reduce per optimiser step) instead of wrapping
 the networks in DDP, because the R1 penalty needs double backward, which DDP does not support.
@@ -30,15 +31,14 @@ class DistInfo:
 
 def init_from_env(device_type: str) -> DistInfo:
     """Join the process group if launched by torchrun (WORLD_SIZE > 1): NCCL on GPU, else gloo."""
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), local)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
-    rank = int(os.environ["RANK"])
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if not dist.is_initialized():
-        backend = "nccl" if device_type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
-    return DistInfo(rank, world, local)
+    dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local)
 
 
 def broadcast_params(modules, info: DistInfo) -> None:
@@ -80,6 +80,15 @@ def all_reduce_mean_tensor(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     t = t.clone()
     dist.all_reduce(t)
     return t / info.world
+
+
+def all_reduce_sum(t: torch.Tensor, info: DistInfo, device) -> torch.Tensor:
+    """Sum ``t`` over ranks (reduced on ``device``, returned on the CPU)."""
+    if not info.enabled:
+        return t
+    buf = t.to(device)
+    dist.all_reduce(buf)
+    return buf.cpu()
 
 
 def barrier(info: DistInfo) -> None:
