@@ -36,8 +36,8 @@ def plain_step_fn(channels: int, batch: int, precision: str):
     cfg = GeneratorConfig(resolution=32, img_channels=3, channel_base=channels * 32,
                           channel_max=channels)
     g, d, _ = build_models(cfg, 0)
-    opt_g = torch.optim.Adam(g.parameters(), lr=0.002, betas=(0, 0.99))
-    opt_d = torch.optim.Adam(d.parameters(), lr=0.002, betas=(0, 0.99))
+    opt_g = torch.optim.Adam(g.parameters(), lr=0.002, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(d.parameters(), lr=0.002, betas=(0.0, 0.99))
     real = torch.randn(batch, 3, 32, 32)
     ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
         else nullcontext

@@ -225,3 +225,31 @@ def test_style_space_index_roundtrip_property(sizes, data):
     assert torch.equal(flat, back)
     with pytest.raises(IndexError):
         sp.locate(sp.total)
+
+
+@pytest.mark.parametrize("fault", ["attfind.chunk:2", "atomic.before_replace:2"])
+def test_sigkill_during_attfind_then_resume(tiny_run, fault):
+    from safetensors.torch import load_file
+
+    cmd = [sys.executable, "-m", "stylex", "attfind", "--run", str(tiny_run), "--num-images",
+           "16", "--top-k", "3", "--images-per-chunk", "4", "--no-progress", "--device", "cpu",
+           "--out", str(tiny_run / "af")]
+    killed = subprocess.run(cmd, env=_env(fault), capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-1500:]
+    partial = tiny_run / "af" / "partial"
+    saved = sorted(p.name for p in partial.glob("chunk-*.safetensors"))
+    assert saved, "no finished chunk was kept"
+    for p in partial.iterdir():  # no torn file under a final name
+        if p.name.startswith("chunk-"):
+            load_file(str(p))
+    assert not (tiny_run / "af" / "attributes.json").exists()  # nothing that looks complete
+    done = subprocess.run(cmd, env=_env(None), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-1500:]
+    again = subprocess.run(cmd + ["--no-resume", "--out", str(tiny_run / "af2")],
+                           env=_env(None), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0
+    a = load_file(str(tiny_run / "af" / "effects.safetensors"))
+    b = load_file(str(tiny_run / "af2" / "effects.safetensors"))
+    assert torch.equal(a["delta"], b["delta"])
+    assert json.loads((tiny_run / "af" / "attributes.json").read_text())["classes"] == \
+        json.loads((tiny_run / "af2" / "attributes.json").read_text())["classes"]

@@ -56,6 +56,7 @@ from stylex.attfind.select import (
     select_attributes,
 )
 from stylex.errors import RunError, StylexError
+from stylex.utils.faults import fault_point
 from stylex.utils.fs import atomic_write_bytes, atomic_write_json
 
 ATTRIBUTES_FORMAT = 1
@@ -329,6 +330,7 @@ class AttFind:
                                 {"delta": d_chunk.contiguous(), "base_probs": b_chunk.contiguous()}
                             ),
                         )
+                        fault_point("attfind.chunk")
                 if delta is None:
                     k = d_chunk.shape[-1]
                     delta = torch.zeros(n, 2, self.space.total, k)
