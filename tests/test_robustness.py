@@ -253,3 +253,11 @@ def test_sigkill_during_attfind_then_resume(tiny_run, fault):
     assert torch.equal(a["delta"], b["delta"])
     assert json.loads((tiny_run / "af" / "attributes.json").read_text())["classes"] == \
         json.loads((tiny_run / "af2" / "attributes.json").read_text())["classes"]
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    target = tmp_path / "out.json"
+    atomic_write_bytes(target, b"{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

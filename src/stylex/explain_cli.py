@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 from pathlib import Path
 
 
@@ -52,13 +51,6 @@ def _names(paths: list[Path]) -> list[str]:
     return out
 
 
-def _make_readable(path: Path) -> None:
-    """Atomic writes create private (0600) files; outputs are for people: honour the umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
     from stylex.explain import Explainer, explanation_panel, read_images
@@ -85,8 +77,6 @@ def run(args: argparse.Namespace) -> int:
         explanation_panel(e).save(buf, format="PNG")
         atomic_write_bytes(out / f"{name}.png", buf.getvalue())
         atomic_write_json(out / f"{name}.json", {"file": str(path), **e.to_dict()})
-        for suffix in (".png", ".json"):
-            _make_readable(out / f"{name}{suffix}")
         print(f"{path}: {e.summary()}")
         for r, c in enumerate(e.independent, 1):
             a = c.attributes[-1]

@@ -21,7 +21,6 @@ import html
 import io
 import json
 import math
-import os
 import re
 import time
 import warnings
@@ -1037,15 +1036,7 @@ def build_report(
     data = page.encode("utf-8")
     path = out / "index.html"
     atomic_write_bytes(path, data)
-    _make_readable(path)
     return ReportResult(path, len(data), time.perf_counter() - t0)
-
-
-def _make_readable(path: Path) -> None:
-    """Temporary files are created private (0600); a report is meant to be shared."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 __all__ = ["ReportOptions", "ReportResult", "build_report", "line_chart", "read_log"]
