@@ -66,14 +66,6 @@ def average_gradients(params, info: DistInfo) -> None:
         offset += n
 
 
-def all_reduce_mean(value: float, info: DistInfo, device) -> float:
-    if not info.enabled:
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return float(t.item() / info.world)
-
-
 def all_reduce_mean_tensor(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if not info.enabled:
         return t

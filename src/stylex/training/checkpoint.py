@@ -8,6 +8,7 @@ optimiser state uses ``torch.save`` and is read back with ``weights_only=True``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -41,8 +42,6 @@ def write_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module],
     for name, module in modules.items():
         save_state(module, tmp / f"{name}.safetensors")
         fault_point("ckpt.file")
-    import io
-
     buf = io.BytesIO()
     torch.save(extra_state, buf)
     atomic_write_bytes(tmp / "state.pt", buf.getvalue())

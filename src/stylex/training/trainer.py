@@ -312,6 +312,11 @@ class Trainer:
             "rec_l1": float((rec - x).abs().mean()),
         }
 
+    def _evaluate_and_log(self, **extra: Any) -> dict[str, float]:
+        result = self.evaluate()
+        self._log({"step": self.step, **extra, **{f"eval_{k}": v for k, v in result.items()}})
+        return result
+
     @torch.no_grad()
     def save_samples(self, step: int) -> Path:
         """Grid: 2 rows of random samples (fixed z), then originals above reconstructions."""
@@ -410,14 +415,7 @@ class Trainer:
             while self.step < total:
                 if time_limit_s is not None and time.perf_counter() - t_start > time_limit_s:
                     distr.barrier(self.dist)
-                    last_eval = self.evaluate()
-                    self._log(
-                        {
-                            "step": self.step,
-                            "stopped": "time limit",
-                            **{f"eval_{k}": v for k, v in last_eval.items()},
-                        }
-                    )
+                    last_eval = self._evaluate_and_log(stopped="time limit")
                     if self.dist.is_main:
                         self.save_samples(self.step)
                         self.save_checkpoint()
@@ -453,8 +451,7 @@ class Trainer:
                         l1=f"{stats['l1']:.3f}",
                     )
                 if self.step % tc.eval_every == 0 or self.step == total:
-                    last_eval = self.evaluate()
-                    self._log({"step": self.step, **{f"eval_{k}": v for k, v in last_eval.items()}})
+                    last_eval = self._evaluate_and_log()
                 if self.dist.is_main and (self.step % tc.sample_every == 0 or self.step == total):
                     self.save_samples(self.step)
                 if self.step % tc.checkpoint_every == 0 or self.step == total:
@@ -503,11 +500,7 @@ def create_run(
     out = Path(out)
     tc = train or TrainConfig()
     size = size or ModelSize()
-    dev = resolve_device(device)
-    info = distr.init_from_env(dev.type)
-    if info.enabled and dev.type == "cuda":
-        dev = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(dev)
+    dev, info = _device_and_ranks(device)
     if (out / "config.json").exists() and not overwrite:
         raise RunError(f"{out} already holds a run: use --resume to continue it, or another --out")
     ds, train_set, val_set = _prepare_data(data, resolution, channels, val_fraction, tc.seed)
@@ -562,11 +555,7 @@ def resume_run(
     config = read_run_config(out)
     if steps is not None:
         config["train"]["steps"] = steps
-    dev = resolve_device(device)
-    info = distr.init_from_env(dev.type)
-    if info.enabled and dev.type == "cuda":
-        dev = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(dev)
+    dev, info = _device_and_ranks(device)
     d = config["data"]
     _, train_set, val_set = _prepare_data(
         d["spec"], d["resolution"], d["channels"], d["val_fraction"], d["seed"]
@@ -584,6 +573,16 @@ def resume_run(
     if steps is not None and info.is_main:
         atomic_write_json(out / "config.json", config)
     return trainer
+
+
+def _device_and_ranks(device: str | None) -> tuple[torch.device, distr.DistInfo]:
+    """The device, and the process group when launched by torchrun (one GPU per local rank)."""
+    dev = resolve_device(device)
+    info = distr.init_from_env(dev.type)
+    if info.enabled and dev.type == "cuda":
+        dev = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(dev)
+    return dev, info
 
 
 def _copy_classifier(source: str, clf, dest: Path) -> None:
