@@ -333,18 +333,14 @@ def evaluate(
     train_data = run.dataset("train")
     shared = _shared_real(run, sub, images, batch, train_data)
 
+    def probe_for(r, d, train_source):
+        return load_or_train_probe(d, r.path, train_source=train_source, seed=probe_seed,
+                                   steps=probe_steps, num_train=probe_images, device=r.device,
+                                   progress=progress)
+
     probe = probe_info = None
     if sub.factors is not None:
-        probe, probe_info = load_or_train_probe(
-            data,
-            run.path,
-            train_source=train_data,
-            seed=probe_seed,
-            steps=probe_steps,
-            num_train=probe_images,
-            device=run.device,
-            progress=progress,
-        )
+        probe, probe_info = probe_for(run, data, train_data)
 
     kw = dict(
         batch=batch,
@@ -383,16 +379,7 @@ def evaluate(
         if b_sub.factors is not None and (
             probe is None or b_sub.resolution != sub.resolution or b_sub.channels != sub.channels
         ):
-            b_probe, b_info = load_or_train_probe(
-                bdata,
-                baseline.path,
-                train_source=baseline.dataset("train"),
-                seed=probe_seed,
-                steps=probe_steps,
-                num_train=probe_images,
-                device=baseline.device,
-                progress=progress,
-            )
+            b_probe, b_info = probe_for(baseline, bdata, baseline.dataset("train"))
         b = _evaluate_one(
             baseline, attfinds[1], b_sub, b_images, b_shared, probe=b_probe, probe_info=b_info, **kw
         )
