@@ -16,7 +16,13 @@ from stylex.classifier import train_classifier
 from stylex.data import load_dataset
 from stylex.training import TrainConfig
 from stylex.training import checkpoint as ckpt
-from stylex.training.losses import classifier_kl, d_logistic_loss, g_nonsaturating_loss
+from stylex.errors import RunError
+from stylex.training.losses import (
+    classifier_kl,
+    d_logistic_loss,
+    g_nonsaturating_loss,
+    group_lasso,
+)
 from stylex.training.trainer import ModelSize, TrainingDiverged, create_run, resume_run
 
 DATA = "shapes?n=256"
@@ -72,7 +78,9 @@ def test_train_writes_run_and_losses_decrease(tmp_path, clf_path):
         assert (run / f).is_file(), f
     assert list((run / "samples").glob("*.png"))
     assert list((run / "tb").iterdir())
-    assert set(result) == {"consistency", "prob_diff", "rec_l1"}
+    assert {"consistency", "prob_diff", "rec_l1", "cond_row_norm", "cond_active"} <= set(result)
+    assert set(result) <= {"consistency", "prob_diff", "rec_l1", "cond_row_norm", "cond_active",
+                           "cond_flip"}
     import json
 
     recs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -227,3 +235,73 @@ def test_ddp_two_processes_gloo_keep_weights_identical(tmp_path, clf_path):
         assert torch.equal(a[k], b[k]), k
     # and they trained (differ from a fresh init with the same seed)
     assert (tmp_path / "run" / "checkpoints" / "step-0000003").is_dir()
+
+
+def test_group_lasso_known_value():
+    rows = [torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 0.0], [6.0, 8.0]])]
+    assert torch.isclose(group_lasso(rows), torch.tensor(5.0), atol=1e-3)
+    w = torch.tensor([[3.0, 4.0]], requires_grad=True)
+    group_lasso([w]).backward()  # d||r||/dr = r/||r||
+    assert torch.allclose(w.grad, torch.tensor([[0.6, 0.8]]))
+
+
+def test_cond_sparsity_shrinks_condition_rows_and_cf_loss_is_logged(tmp_path, clf_path):
+    import json
+
+    plain = make(tmp_path, clf_path, "plain", steps=30, lr_g=0.01)
+    plain.train()
+    sparse = make(tmp_path, clf_path, "sparse", steps=30, lr_g=0.01, cond_sparsity=50.0,
+                  lambda_cf=1.0)
+    sparse.train()
+    a = plain.G.condition_usage()["cond_row_norm"]
+    b = sparse.G.condition_usage()["cond_row_norm"]
+    assert b < 0.8 * a, (a, b)
+    recs = [json.loads(x) for x in (tmp_path / "sparse" / "log.jsonl").read_text().splitlines()]
+    cf = [r["cf"] for r in recs if "cf" in r]
+    assert len(cf) == 30 and all(torch.isfinite(torch.tensor(cf)))
+    assert all("cond_lasso" in r for r in recs if "loss_g" in r)
+    assert not any("cf" in r for r in
+                   map(json.loads, (tmp_path / "plain" / "log.jsonl").read_text().splitlines()))
+
+
+def test_config_rejects_negative_new_weights():
+    with pytest.raises(ValueError):
+        TrainConfig(cond_sparsity=-1)
+    with pytest.raises(ValueError):
+        TrainConfig(lambda_cf=-0.5)
+
+
+def test_init_from_starts_from_the_source_weights(tmp_path, clf_path):
+    src = make(tmp_path, clf_path, "src", steps=3)
+    src.train()
+    ft = create_run(tmp_path / "ft", DATA, clf_path, resolution=16, train=tiny_cfg(steps=2),
+                    size=ModelSize(), device="cpu", progress=False, init_from=tmp_path / "src")
+    # the source's model size wins over `size`, and its exported weights are loaded
+    assert ft.gen_cfg.channel_max == TINY.channel_max
+    exported = weights(tmp_path / "src")
+    for k, v in ft.G.state_dict().items():
+        assert torch.equal(v, exported[f"generator.{k}"]), k
+    for k, v in ft.E_ema.state_dict().items():
+        assert torch.equal(v, exported[f"encoder.{k}"]), k
+    for k, v in ft.D.state_dict().items():
+        assert torch.equal(v, exported[f"discriminator.{k}"]), k
+    assert ft.step == 0
+    import json
+
+    cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert cfg["init_from"]["run"] == str(tmp_path / "src")
+    ft.train()
+
+
+def test_init_from_rejects_a_mismatched_run(tmp_path, clf_path, capsys):
+    make(tmp_path, clf_path, "src", steps=1).train()
+    with pytest.raises(RunError, match="cond_dim"):
+        create_run(tmp_path / "ft", DATA, clf_path, resolution=16,
+                   train=tiny_cfg(baseline=True), device="cpu", progress=False,
+                   init_from=tmp_path / "src")
+    from stylex.cli import main
+
+    code = main(["train", "--out", str(tmp_path / "src"), "--resume", "--init-from",
+                 str(tmp_path / "src")])
+    assert code == 1
+    assert "cannot be combined with --resume" in capsys.readouterr().err

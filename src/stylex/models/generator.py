@@ -239,6 +239,24 @@ class Generator(PretrainedMixin, nn.Module):
             w = self.w_avg.to(w.dtype).lerp(w, truncation)
         return w
 
+    def condition_weights(self) -> list[torch.Tensor]:
+        """Per synthesis layer, the effective affine weights applied to the condition c:
+        ``[C_l, cond_dim]`` (row i: how coordinate i of that layer's style responds to c)."""
+        wd = self.config.w_dim
+        return [layer.affine.weight[:, wd:] * layer.affine.scale for layer in self.layers]
+
+    def condition_usage(self, rel: float = 0.1) -> dict[str, float]:
+        """How the condition enters StyleSpace: mean row norm of :meth:`condition_weights` and
+        the number of style coordinates whose row norm is at least ``rel`` × the largest."""
+        if not self.config.cond_dim:
+            return {"cond_row_norm": 0.0, "cond_active": 0.0}
+        with torch.no_grad():
+            norms = torch.cat([w.float().norm(dim=1) for w in self.condition_weights()])
+        return {
+            "cond_row_norm": float(norms.mean()),
+            "cond_active": float((norms >= rel * norms.max()).sum()),
+        }
+
     def styles(self, w: torch.Tensor, c: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Style vectors for every synthesis layer: list of [B, C_l].
 

@@ -43,6 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue the run in --out from its last complete checkpoint",
     )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="RUN",
+        help="start from this trained run's weights (fine-tuning; its model size is used)",
+    )
     p.add_argument("--width", type=int, default=256, help="max feature-map width")
     p.add_argument("--w-dim", type=int, default=256, help="size of w (and z)")
     p.add_argument("--mapping-layers", type=int, default=4)
@@ -81,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         for f in dataclasses.fields(TrainConfig)
         if f.name not in ("steps", "batch", "baseline") and getattr(args, f.name, None) is not None
     }
+    if args.resume and args.init_from:
+        raise StylexError("--init-from starts a new run; it cannot be combined with --resume")
     if args.resume:
         trainer = resume_run(
             args.out, steps=args.steps, device=args.device, progress=not args.no_progress
@@ -109,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             size=size,
             device=args.device,
             progress=not args.no_progress,
+            init_from=args.init_from,
         )
     limit = args.time_limit * 60 if args.time_limit else None
     result = trainer.train(time_limit_s=limit)

@@ -16,6 +16,15 @@ class TrainConfig(ConfigMixin):
     plus the adversarial terms of both branches (weight 1 each).
     The condition ``c`` is the classifier's softmax output (``cond_signal="probs"``), or its
     raw logits (``"logits"``).
+
+    Two optional terms (off by default, i.e. the paper's StylEx) make the classifier's signal
+    enter StyleSpace through few coordinates, which is what AttFind looks for:
+
+    * ``cond_sparsity`` — ``λ · group_lasso`` over the rows of the style affines' condition
+      columns (one row = one style coordinate): most coordinates stop responding to c;
+    * ``lambda_cf`` — counterfactual condition loss ``KL(C(x_j) ‖ C(G(E(x_i), c_j)))`` with
+      ``j`` a shuffle of the batch: the reconstruction of ``x_i`` under another image's
+      condition must be classified like that image, so c keeps control of the class.
     """
 
     steps: int = 10000
@@ -31,6 +40,8 @@ class TrainConfig(ConfigMixin):
     lambda_perc: float = 0.1  # the EfficientNet distance is ~10× LPIPS in scale
     lambda_w: float = 1.0
     lambda_cls: float = 1.0
+    cond_sparsity: float = 0.0
+    lambda_cf: float = 0.0
     cond_signal: str = "probs"
     baseline: bool = False  # no condition, no classifier loss (Wu et al.'s StyleSpace)
     ema_kimg: float = 10.0  # EMA half-life in thousands of images
@@ -48,6 +59,8 @@ class TrainConfig(ConfigMixin):
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch < 1:
             raise ValueError("steps must be >= 0 and batch >= 1")
+        if self.cond_sparsity < 0 or self.lambda_cf < 0:
+            raise ValueError("cond_sparsity and lambda_cf must be >= 0")
         if self.cond_signal not in ("probs", "logits"):
             raise ValueError("cond_signal must be 'probs' or 'logits'")
         if self.precision not in ("auto", "fp32", "bf16"):

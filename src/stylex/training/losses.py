@@ -29,6 +29,17 @@ def classifier_kl(logits_real: torch.Tensor, logits_rec: torch.Tensor) -> torch.
     return (logp.exp() * (logp - logq)).sum(1).mean()
 
 
+def group_lasso(rows: list[torch.Tensor], eps: float = 1e-8) -> torch.Tensor:
+    """Mean over all rows (of all matrices ``[R_l, D]``) of the row's L2 norm.
+
+    Used on the classifier-condition columns of the style affines (``cond_sparsity``): pushes
+    whole rows, i.e. whole style coordinates, to ignore the condition, so that the classifier's
+    signal enters StyleSpace through few coordinates.
+    """
+    norms = torch.cat([torch.sqrt(r.float().square().sum(1) + eps) for r in rows])
+    return norms.mean()
+
+
 def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs().mean()
 

@@ -8,7 +8,9 @@ Per step (one batch x of real images, c = classifier condition of x, c' = c shuf
 * D: ``softplus(D(G(E(x), c), c)) + softplus(D(G(z, c'), c')) + softplus(-D(x, c))`` (fakes of
   both branches averaged), lazy R1 every ``r1_every`` steps.
 * G and E together: adversarial on both branches, and on the encoder branch
-  ``λ_l1·L1(x, x') + λ_perc·perceptual(x, x') + λ_w·L1(E(x'), w) + λ_cls·KL(C(x) ‖ C(x'))``.
+  ``λ_l1·L1(x, x') + λ_perc·perceptual(x, x') + λ_w·L1(E(x'), w) + λ_cls·KL(C(x) ‖ C(x'))``;
+  optionally ``cond_sparsity·group_lasso(condition columns)`` and the counterfactual term
+  ``λ_cf·KL(C(x[perm]) ‖ C(G(E(x), c[perm])))`` (:class:`TrainConfig`).
 
 All randomness of a step (batch indices, z, noise, shuffles) derives from ``(seed, step, rank)``,
 so a run resumed from a checkpoint reproduces the uninterrupted run exactly on CPU.
@@ -48,6 +50,7 @@ from stylex.training.losses import (
     d_logistic_loss,
     d_r1_penalty,
     g_nonsaturating_loss,
+    group_lasso,
     l1,
 )
 from stylex.utils.faults import fault_point
@@ -266,6 +269,15 @@ class Trainer:
                 kl = classifier_kl(logits_real, C(x_rec.float()))
                 loss = loss + tc.lambda_cls * kl
                 stats.add(kl=kl)
+            if not tc.baseline and tc.lambda_cf > 0:
+                x_cf = G.generate(w, c_shuf, noise_mode="const")
+                cf = classifier_kl(logits_real[perm], C(x_cf.float()))
+                loss = loss + tc.lambda_cf * cf
+                stats.add(cf=cf)
+            if not tc.baseline and tc.cond_sparsity > 0:
+                lasso = group_lasso(G.condition_weights())
+                loss = loss + tc.cond_sparsity * lasso
+                stats.add(cond_lasso=lasso)
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_e.zero_grad(set_to_none=True)
         loss.backward()
@@ -304,13 +316,25 @@ class Trainer:
         x = self.eval_x
         logits = self.classifier(x).float()
         c = self._condition(logits)
-        rec = self.G_ema.generate(self.E_ema(x), c, noise_mode="const").clamp(-1, 1)
+        w = self.E_ema(x)
+        rec = self.G_ema.generate(w, c, noise_mode="const").clamp(-1, 1)
         p, q = torch.softmax(logits, 1), torch.softmax(self.classifier(rec).float(), 1)
-        return {
+        out = {
             "consistency": float((p.argmax(1) == q.argmax(1)).float().mean()),
             "prob_diff": float((p - q).abs().max(1).values.mean()),
             "rec_l1": float((rec - x).abs().mean()),
         }
+        if c is not None:
+            # the condition's control: reconstructions under the condition of another image
+            # (rolled by one) that take that image's class
+            cf = self.G_ema.generate(w, c.roll(1, 0), noise_mode="const").clamp(-1, 1)
+            target = p.argmax(1).roll(1, 0)
+            differs = target != p.argmax(1)
+            hit = self.classifier(cf).float().argmax(1) == target
+            if bool(differs.any()):
+                out["cond_flip"] = float(hit[differs].float().mean())
+            out.update(self.G_ema.condition_usage())
+        return out
 
     def _evaluate_and_log(self, **extra: Any) -> dict[str, float]:
         result = self.evaluate()
@@ -351,6 +375,28 @@ class Trainer:
         self.G_ema.save_pretrained(self.run_dir, "generator")
         self.E_ema.save_pretrained(self.run_dir, "encoder")
         self.D.save_pretrained(self.run_dir, "discriminator")
+
+    def load_weights(self, run_dir: str | Path) -> None:
+        """Start from another run's exported weights: its (EMA) generator and encoder become
+        both the trained and the EMA copies here; its discriminator too when it has one."""
+        from stylex.models.io import load_state
+
+        run_dir = Path(run_dir)
+        for name, (live, ema) in {
+            "generator": (self.G, self.G_ema),
+            "encoder": (self.E, self.E_ema),
+        }.items():
+            path = run_dir / f"{name}.safetensors"
+            if not path.is_file():
+                raise RunError(f"--init-from {run_dir}: {path.name} missing")
+            load_state(live, path)
+            ema.load_state_dict(live.state_dict())
+        d_path = run_dir / "discriminator.safetensors"
+        if d_path.is_file():
+            load_state(self.D, d_path)
+        elif self.dist.is_main:
+            print(f"note: {run_dir} has no discriminator; it starts from random weights")
+        distr.broadcast_params([self.G, self.D, self.E, self.G_ema, self.E_ema], self.dist)
 
     def load_checkpoint(self, path: Path) -> None:
         state = ckpt.read_checkpoint(path, self.modules())
@@ -493,11 +539,21 @@ def create_run(
     device: str | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    init_from: str | Path | None = None,
 ) -> Trainer:
-    """Set up a new run folder (config.json, classifier copy) and return its Trainer."""
+    """Set up a new run folder (config.json, classifier copy) and return its Trainer.
+
+    ``init_from``: a trained run folder whose generator, encoder and discriminator weights start
+    this run (fine-tuning, fresh optimisers); its generator config replaces ``size``.
+    """
     from stylex.classifier import check_classifier, load_classifier
 
     out = Path(out)
+    source = None
+    if init_from is not None:
+        from stylex.run import read_run_config
+
+        source = read_run_config(init_from)
     tc = train or TrainConfig()
     size = size or ModelSize()
     dev, info = _device_and_ranks(device)
@@ -516,6 +572,8 @@ def create_run(
         channel_base=size.channel_base,
         channel_max=size.channel_max,
     )
+    if source is not None:
+        gen_cfg = _init_generator_config(source, gen_cfg, init_from)
     config = {
         "format_version": RUN_FORMAT_VERSION,
         "stylex_version": _version(),
@@ -536,12 +594,37 @@ def create_run(
         "generator": gen_cfg.to_dict(),
         "train": tc.to_dict(),
     }
+    if source is not None:
+        config["init_from"] = {
+            "run": str(init_from),
+            "data": source["data"]["spec"],
+            "train": source["train"],
+            "history": source.get("history", []),
+        }
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         _copy_classifier(classifier, clf, out / "classifier.pt")
         atomic_write_json(out / "config.json", config)
     distr.barrier(info)
-    return Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
+    trainer = Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
+    if init_from is not None:
+        trainer.load_weights(init_from)
+    return trainer
+
+
+def _init_generator_config(
+    source: dict[str, Any], wanted: GeneratorConfig, init_from: str | Path
+) -> GeneratorConfig:
+    """The source run's generator config, checked against the data, classifier and mode."""
+    src = GeneratorConfig.from_dict(source["generator"])
+    for key in ("resolution", "img_channels", "cond_dim"):
+        a, b = getattr(src, key), getattr(wanted, key)
+        if a != b:
+            raise RunError(
+                f"--init-from {init_from}: its generator has {key}={a}, this run needs {b} "
+                "(same resolution, image channels, classes and --baseline setting required)"
+            )
+    return src
 
 
 def resume_run(
