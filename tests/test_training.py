@@ -14,9 +14,9 @@ import torch
 
 from stylex.classifier import train_classifier
 from stylex.data import load_dataset
+from stylex.errors import RunError
 from stylex.training import TrainConfig
 from stylex.training import checkpoint as ckpt
-from stylex.errors import RunError
 from stylex.training.losses import (
     classifier_kl,
     d_logistic_loss,
