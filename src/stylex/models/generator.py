@@ -343,17 +343,20 @@ class Generator(PretrainedMixin, nn.Module):
         """w [B, w_dim] (e.g. from the encoder) and c → images."""
         return self.synthesize(self.styles(w, c), noise_mode=noise_mode)
 
-    def flops_per_image(self) -> float:
-        """FLOPs (2 × multiply-adds) of the synthesis convs for one image (no mapping/affines)."""
-        total = 0.0
+    def layer_flops(self) -> list[float]:
+        """FLOPs (2 × multiply-adds) of each synthesis layer's conv for one image."""
+        out = []
         for layer in self.layers:
             conv = layer.conv
             r = layer.resolution
             if conv.upsample:  # transposed conv runs at the input resolution
-                total += 2 * conv.in_ch * conv.out_ch * conv.kernel**2 * (r // 2) ** 2
-            else:
-                total += 2 * conv.in_ch * conv.out_ch * conv.kernel**2 * r * r
-        return total
+                r = r // 2
+            out.append(2.0 * conv.in_ch * conv.out_ch * conv.kernel**2 * r * r)
+        return out
+
+    def flops_per_image(self) -> float:
+        """FLOPs (2 × multiply-adds) of the synthesis convs for one image (no mapping/affines)."""
+        return sum(self.layer_flops())
 
 
 def num_params(module: nn.Module) -> int:
