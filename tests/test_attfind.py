@@ -568,3 +568,39 @@ def test_cli_on_tiny_run_folder(tmp_path, capsys):
     assert code == 0
     j = json.loads((run_dir / "attfind" / "attributes.json").read_text())
     assert j["screen"] is True and j["include_rgb"] is True and j["candidates"] == 3
+
+
+# ------------------------------------------------------------------------------ temperature
+def test_temperature_measures_effects_on_softened_probabilities(tmp_path):
+    from stylex.attfind import TemperedClassifier
+
+    run = tiny_run(k=3)
+    images = tiny_images(3)
+    t = 4.0
+    af = AttFind(run, progress=False, temperature=t)
+    styles, _ = af.encode(images)
+    lo, hi = style_bounds(af.space.flatten(styles))
+    got = af.effects(styles=styles, resume=False)
+
+    # the definition, with the classifier's logits divided by T
+    class Divided(torch.nn.Module):
+        def forward(self, x):
+            return run.classifier(x) / t
+
+    ref, ref_base = reference_effects(run.generator, Divided(), styles, lo, hi, af.space)
+    torch.testing.assert_close(got.delta, ref, atol=2e-6, rtol=0)
+    torch.testing.assert_close(got.base_probs, ref_base, atol=1e-6, rtol=0)
+    plain = AttFind(run, progress=False).effects(styles=styles, resume=False)
+    # softer probabilities, same decisions
+    assert got.base_probs.max(1).values.mean() < plain.base_probs.max(1).values.mean()
+    assert torch.equal(got.predicted, plain.predicted)
+    assert torch.equal(got.edited_predictions(), plain.edited_predictions())
+    x = images[:2]
+    assert torch.equal(TemperedClassifier(run.classifier, t)(x).argmax(1),
+                       run.classifier(x).argmax(1))
+    res = af.attribute(images, top_k=2, max_flip_fraction=None, resume=False)
+    assert res.to_json()["temperature"] == t
+    from stylex.errors import StylexError
+
+    with pytest.raises(StylexError, match="temperature"):
+        AttFind(run, temperature=0)

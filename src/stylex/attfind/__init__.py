@@ -13,7 +13,7 @@ Modules: :mod:`~stylex.attfind.effects` (Δ: reference loop and exact fast path)
 :mod:`~stylex.attfind.screen` (approximate screening mode), :mod:`~stylex.attfind.api`.
 """
 
-from stylex.attfind.api import AttFind, AttFindResult, agreement
+from stylex.attfind.api import AttFind, AttFindResult, TemperedClassifier, agreement
 from stylex.attfind.effects import (
     DIRECTIONS,
     Effects,
@@ -38,6 +38,7 @@ __all__ = [
     "Attribute",
     "ClassAttributes",
     "Effects",
+    "TemperedClassifier",
     "agreement",
     "edit_styles",
     "fast_effects",

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -186,6 +187,26 @@ def _tensor_digest(h, t: torch.Tensor) -> None:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
 
 
+class TemperedClassifier(nn.Module):
+    """``classifier(x) / T``: the same decisions (argmax), softer probabilities.
+
+    AttFind measures effects as changes of class probability (the paper's Δ). A classifier
+    that is almost always certain (p ≈ 0.9999) moves its probabilities by ~1e-4 under any
+    single edit, however large the change of its logits, so Δ ranks coordinates by noise;
+    dividing the logits by ``T > 1`` brings Δ back to a measurable scale. Flips (argmax) and
+    hence sufficiency are unchanged.
+    """
+
+    def __init__(self, classifier: nn.Module, temperature: float):
+        super().__init__()
+        self.base = classifier
+        self.temperature = float(temperature)
+        self.class_names = list(getattr(classifier, "class_names", []) or [])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) / self.temperature
+
+
 class AttFind:
     """Find the style coordinates that most move the classifier (the paper's AttFind).
 
@@ -198,6 +219,8 @@ class AttFind:
         progress: show a tqdm bar with ETA (rank 0 only).
         images_per_chunk: images per resumable chunk of Δ.
         method: ``"fast"`` (default) or ``"reference"`` (the plain loop, for checking).
+        temperature: effects are measured on ``softmax(logits / temperature)`` (default 1, the
+            paper's Δ); > 1 for saturated classifiers (:class:`TemperedClassifier`).
     """
 
     def __init__(
@@ -209,7 +232,10 @@ class AttFind:
         progress: bool = True,
         images_per_chunk: int = 16,
         method: str = "fast",
+        temperature: float = 1.0,
     ):
+        if not temperature > 0:
+            raise StylexError(f"temperature must be > 0, got {temperature}")
         if method not in ("fast", "reference"):
             raise ValueError(f"method must be 'fast' or 'reference', got {method!r}")
         if not shift_size > 0:
@@ -222,7 +248,10 @@ class AttFind:
         self.images_per_chunk = max(1, int(images_per_chunk))
         self.method = method
         self.generator = run.generator.eval()
+        self.temperature = float(temperature)
         self.classifier = run.classifier.eval()
+        if self.temperature != 1.0:
+            self.classifier = TemperedClassifier(self.classifier, self.temperature).eval()
         self.space = self.generator.style_space(include_rgb=self.include_rgb)
         self.device = torch.device(run.device)
         self.stats: dict[str, Any] = {}
@@ -398,6 +427,7 @@ class AttFind:
             json.dumps(
                 {
                     "shift": self.shift_size,
+                    "temperature": self.temperature,
                     "layers": self.space.layers,
                     "sizes": self.space.sizes,
                     "v": 1,
@@ -494,6 +524,7 @@ class AttFind:
             "d_margin": d_margin if d_filter else None,
             "split": split,
             "method": self.method,
+            "temperature": self.temperature,
         }
         computed = None
         if screen:

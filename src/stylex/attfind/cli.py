@@ -30,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--include-rgb", action="store_true", help="also edit toRGB styles")
     p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="measure effects on softmax(logits / T); T > 1 for a classifier whose "
+        "probabilities are saturated (decisions, hence flips, are unchanged)",
+    )
+    p.add_argument(
         "--screen",
         action="store_true",
         help="approximate screening mode: rank pairs by a first-order estimate, "
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     af = AttFind(
         run_,
         shift_size=args.shift_size,
+        temperature=args.temperature,
         include_rgb=args.include_rgb,
         batch=args.batch,
         progress=not args.no_progress and main,
