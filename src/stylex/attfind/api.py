@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
+from torch import nn
 
 from stylex import distributed as distr
 from stylex.attfind.effects import (
