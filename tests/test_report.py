@@ -214,3 +214,28 @@ def test_report_in_headless_chromium(tiny_run, tiny_baseline_run, tmp_path):
     assert arr.shape[0] >= 800 and arr.shape[1] >= 1200
     assert arr.std() > 20  # not blank: header, text and images
     assert len(np.unique(arr.reshape(-1, 3), axis=0)) > 50
+
+
+def test_axis_labels_are_short_and_exact():
+    from stylex.report.build import tick_label
+
+    assert tick_label(1143.0) == "1,143"
+    assert tick_label(620.5) == "620"  # rounds half to even, never "620.500"
+    assert tick_label(12.345) == "12.3"
+    assert tick_label(0.0421) == "0.0421"
+    assert tick_label(-2.341) == "-2.34"
+    assert tick_label(0.0) == "0"
+    assert max(len(tick_label(v)) for v in (123456.0, 0.000123, 98765.4)) <= 7
+
+
+def test_report_shows_fine_tune_origin_and_extra_losses(tiny_run):
+    import json
+
+    cfg_path = tiny_run / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["train"].update(cond_sparsity=20.0, lambda_cf=1.0)
+    cfg["init_from"] = {"run": "runs/earlier", "data": "shapes", "train": {}}
+    cfg_path.write_text(json.dumps(cfg))
+    page = build_report(tiny_run, options=SMALL).path.read_text()
+    assert "class-sparse conditioning" in page and "counterfactual" in page
+    assert "runs/earlier" in page

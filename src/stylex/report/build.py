@@ -94,6 +94,20 @@ def img_tag(image: torch.Tensor, scale: int, alt: str, cls: str = "") -> str:
     )
 
 
+def tick_label(v: float) -> str:
+    """A short axis label: ``1,143`` / ``12.5`` / ``0.0421`` (at most ~6 characters wide)."""
+    if not math.isfinite(v):
+        return esc(v)
+    a = abs(v)
+    if a >= 1e5 or (0 < a < 1e-3):
+        return f"{v:.2g}"
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
 def fmt(v: Any, digits: int = 3) -> str:
     if isinstance(v, bool) or v is None:
         return esc(v)
@@ -189,7 +203,7 @@ def line_chart(
         parts.append(
             f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e9ecf2"/>'
             f'<text x="{left - 4}" y="{yy + 4:.1f}" font-size="10" text-anchor="end" '
-            f'fill="#5d6677">{fmt(float(yv), 3)}</text>'
+            f'fill="#5d6677">{tick_label(float(yv))}</text>'
         )
     for xv, anchor in ((x0, "start"), (x1, "end")):
         parts.append(
@@ -616,6 +630,22 @@ class ReportBuilder:
         steps = [s for xs, _ in log.values() for s in xs]
         return int(max(steps)) if steps else 0
 
+    def _extra_train_rows(self, t: dict[str, Any]) -> list[tuple[str, Any]]:
+        """The options beyond the paper, and the run it was fine-tuned from (if any)."""
+        rows: list[tuple[str, Any]] = []
+        if t.get("cond_sparsity") or t.get("lambda_cf"):
+            rows += [
+                ("class-sparse conditioning λ", t.get("cond_sparsity")),
+                ("counterfactual λ", t.get("lambda_cf")),
+            ]
+        init = self.run.config.get("init_from")
+        if init:
+            rows.append(("initialised from", init.get("run")))
+        history = self.run.config.get("history") or []
+        if history:
+            rows.append(("training history", f"{len(history)} stages (config.json)"))
+        return rows
+
     def _train_seconds(self) -> float | None:
         """About how long training took: mean logged seconds per step × steps."""
         log = read_log(Path(self.run.path) / "log.jsonl", skip=set())
@@ -663,6 +693,7 @@ class ReportBuilder:
                 ("batch", t.get("batch")),
                 ("images seen", steps_done * int(t.get("batch", 0) or 0)),
                 ("training time (approx.)", _duration(self._train_seconds())),
+                *self._extra_train_rows(t),
                 ("mode", "baseline (no classifier terms)" if self.run.baseline else "StylEx"),
                 ("condition signal", t.get("cond_signal")),
                 ("learning rates (G, D, E)", f"{t.get('lr_g')}, {t.get('lr_d')}, {t.get('lr_e')}"),
