@@ -242,6 +242,80 @@ def test_factor_probe_is_accurate_on_clean_shapes():
     assert err["shape"]["accuracy"] > 0.5  # chance 1/3; 16-px shapes are a few pixels wide
 
 
+def _rgb_hue(x: torch.Tensor) -> torch.Tensor:
+    """HSV hue in cycles of RGB pixels ``[..., 3]`` (any offset and positive scale)."""
+    r, g, b = x.unbind(-1)
+    mx, mn = x.max(-1).values, x.min(-1).values
+    d = (mx - mn).clamp_min(1e-12)
+    h = torch.where(mx == r, (g - b) / d, torch.where(mx == g, 2 + (b - r) / d, 4 + (r - g) / d))
+    return torch.remainder(h / 6, 1)
+
+
+def test_generator_artefacts_keep_the_shapes_factors():
+    from stylex.data.shapes import make_shapes
+    from stylex.metrics.ground_truth import gaussian_blur, generator_artefacts
+
+    ds = make_shapes(n=64, resolution=32, seed=3)
+    x = ds.images.double() / 127.5 - 1
+    bg = x[:, :, :1, :1]  # the corner pixel is background in every image
+    y = generator_artefacts(x, torch.Generator().manual_seed(0), max_blur=0)
+    assert (y - x).abs().amax() > 0.1  # it does desaturate
+    # background (grey) pixels are unchanged; the object's hue is exactly kept
+    assert torch.allclose(y[:, :, :1, :1], bg)
+    chroma = x.amax(1) - x.amin(1)  # [B, R, R]
+    at = chroma.flatten(1).argmax(1)  # the most saturated pixel of each image
+    px = lambda im: im.flatten(2)[torch.arange(len(im)), :, at]  # noqa: E731
+    dh = circular_difference(_rgb_hue(px(x)), _rgb_hue(px(y)))
+    assert dh.abs().max() < 1e-6
+    assert torch.allclose(_rgb_hue(px(x)).float(), torch.as_tensor(ds.factors[:, 1]), atol=0.02)
+    # blur keeps the object's colour mass and centroid (uniform border, kernel sums to 1)
+    z = gaussian_blur(x, torch.full((len(x),), 1.2, dtype=x.dtype))
+    assert (z - x).abs().amax() > 0.1
+    v = (px(x) - bg.flatten(1))[:, :, None, None]  # the object's colour offset
+
+    def mass(im):  # linear in the image, so a normalised symmetric blur keeps its sum/centroid
+        return ((im - bg) * v).sum(1)
+
+    # (objects touching the border lose a little to the replicate padding)
+    assert torch.allclose(mass(z).sum((1, 2)), mass(x).sum((1, 2)), rtol=0.03)
+    grid = torch.arange(32, dtype=x.dtype)
+
+    def centroid(im):
+        m = mass(im)
+        return (
+            torch.stack([(m.sum(1) * grid).sum(1), (m.sum(2) * grid).sum(1)], 1)
+            / m.sum((1, 2))[:, None]
+        )
+
+    assert (centroid(z) - centroid(x)).abs().max() < 0.1  # pixels
+    assert torch.equal(gaussian_blur(x, torch.zeros(len(x), dtype=x.dtype)), x)
+
+
+def test_augmented_probe_reads_degraded_renders():
+    """A probe trained on clean renders reads a desaturated, soft object as a smaller one; the
+    probe trained with ``generator_artefacts`` reads the same size."""
+    from stylex.data.shapes import make_shapes
+    from stylex.metrics import factor_specs, train_probe
+    from stylex.metrics.ground_truth import generator_artefacts
+
+    train = make_shapes(n=1024, resolution=16, seed=11)
+    test = make_shapes(n=256, resolution=16, seed=12)
+    specs = factor_specs(train.factor_names)
+    clean = test.images.float() / 127.5 - 1
+    degraded = generator_artefacts(clean, torch.Generator().manual_seed(1), max_blur=0)
+    shift = {}
+    for augment in (False, True):
+        probe = train_probe(train.images, train.factors, specs, steps=400, seed=0, augment=augment)
+        a, b = probe.predict(clean), probe.predict(degraded)
+        j = probe.names.index("size")
+        shift[augment] = float((b["size"] - a["size"]).mean() / probe.scale[j])
+        hue_err = circular_difference(torch.as_tensor(test.factors[:, 1]), b["hue"]).abs().mean()
+        assert hue_err < 0.03  # desaturation keeps the hue, and both probes read it
+    assert shift[False] < -0.1, shift  # clean-only: "smaller" (in stds of size)
+    assert abs(shift[True]) < 0.05, shift
+    assert abs(shift[True]) < abs(shift[False]) / 3, shift
+
+
 def test_circular_and_categorical_changes():
     assert circular_difference(torch.tensor(0.95), torch.tensor(0.05)).item() == pytest.approx(0.1)
     assert circular_difference(torch.tensor(0.1), torch.tensor(0.8)).item() == pytest.approx(-0.3)

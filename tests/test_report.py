@@ -29,7 +29,34 @@ METRICS = {
     "perceptual": 0.123,
     "fd_samples": 12.5,
     "fd_reconstructions": 8.25,
-    "ground_truth": {"precision_top5": 0.8, "recall_top10": 0.6667},
+    "ground_truth": {
+        "precision_top5": 0.8,
+        "recall_top10": 0.6667,
+        "factor_names": ["shape", "hue", "size"],
+        "label_factors": ["hue"],
+        "min_change": 0.1,
+        "attributes": [
+            {
+                "class": "a",
+                "rank": 1,
+                "layer": 6,
+                "channel": 111,
+                "direction": "min",
+                "dominant": "hue",
+                "change": {"shape": 0.3, "hue": 0.41, "size": 0.21},
+            },
+            {
+                "class": "b",
+                "rank": 1,
+                "layer": 3,
+                "channel": 47,
+                "direction": "max",
+                "dominant": "size",
+                "change": {"shape": 0.26, "hue": 0.04, "size": 0.44},
+            },
+        ],
+        "probe": {"degraded_test": {"shape": {"accuracy": 0.83}, "hue": {"normalised": 0.027}}},
+    },
 }
 SMALL = ReportOptions(top_k=2, num_images=3, num_explain=2, num_reconstructions=4, sweep_steps=5)
 
@@ -126,6 +153,13 @@ def test_report_with_metrics_and_baseline_cli(tiny_run, tiny_baseline_run, tmp_p
     for text in ("0.938", "0.500", "12.50", "20.00", "0.667", "k=10", "0.438"):  # 0.438 = diff
         assert text in page, text
     assert "baseline “baseline”" in page
+    # the ground-truth table: each attribute's dominant factor, a rule factor marked
+    gt = page.split("Ground truth per attribute (StylEx)")[1].split("</table>")[0]
+    assert "<th>hue *</th>" in gt and "<th>size</th>" in gt
+    assert '<span class="better">hue</span>' in gt and '<span class="worse">size</span>' in gt
+    assert "<td class=dom>0.41</td>" in gt and "<td class=dom>0.44</td>" in gt
+    assert "degraded renders: shape acc 0.83, hue 0.03" in gt
+    assert "Ground truth per attribute (baseline “baseline”)" in page
 
 
 def test_report_handles_missing_pieces(tiny_run):

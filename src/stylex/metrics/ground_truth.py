@@ -7,7 +7,10 @@ categorical factors (``shape``) by a softmax head, circular ones (``hue``) as
 ``(cos 2πh, sin 2πh)``, continuous ones (``size``, ``x``, ``y``, ``bg``, standardised) by
 regression. For ``shapes`` it is trained on freshly rendered images (:func:`make_shapes` with
 the probe's own seed, at the run's resolution and channels), never on the evaluated images;
-for other data with factors, on the run's training split. The trained probe is cached in the
+for other data with factors, on the run's training split. On ``shapes`` it is trained with
+random desaturation and blur (:func:`generator_artefacts`), which keep every factor: a probe
+that only saw clean renders reads the softer, less saturated objects of a generator as
+*smaller* ones, so any colour edit looked like a size change. The trained probe is cached in the
 run folder (``RUN/metrics_probe.safetensors`` + ``.json``, keyed by source, resolution,
 channels, seed and training settings), so re-evaluation does not retrain. Its errors on a
 clean held-out render, on the real held-out images and on their reconstructions are reported.
@@ -220,6 +223,55 @@ class FactorProbe(nn.Module):
         }
 
 
+def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Blur each image ``[B, C, R, R]`` with its own Gaussian ``sigma [B]`` (pixels; 0 leaves
+    the image unchanged). Separable, replicate padding; the kernel sums to 1, so the mean
+    colour of an image with a uniform border is kept."""
+    b, c, h, w = images.shape
+    sig = sigma.to(images.device, images.dtype).reshape(b)
+    radius = max(1, math.ceil(3 * float(sig.max()))) if b else 1
+    k = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    ker = torch.exp(-(k[None] ** 2) / (2 * sig[:, None].clamp_min(1e-4) ** 2))
+    ker = ker / ker.sum(1, keepdim=True)  # σ → 0: a delta
+    ker = ker.repeat_interleave(c, 0)  # [B·C, K]
+    x = F.pad(images, (radius,) * 4, mode="replicate").reshape(1, b * c, h + 2 * radius, -1)
+    x = F.conv2d(x, ker[:, None, None, :], groups=b * c)
+    x = F.conv2d(x, ker[:, None, :, None], groups=b * c)
+    return x.reshape(b, c, h, w)
+
+
+def generator_artefacts(
+    images: torch.Tensor,
+    generator: torch.Generator | None = None,
+    max_desaturation: float = 0.6,
+    max_blur: float = 1.2,
+) -> torch.Tensor:
+    """Random degradations of ``images [B, C, R, R]`` (in [-1, 1]) of the kind generated
+    images show, which leave every ``shapes`` factor unchanged:
+
+    * desaturation (RGB only): each pixel moves a share ``a ~ U(0, max_desaturation)`` of the
+      way to its channel mean. Channel differences scale by ``1 − a``, so the HSV hue is
+      exactly kept, and grey pixels (the background) do not change;
+    * blur: a Gaussian of ``σ ~ U(0, max_blur)`` pixels at 32 px (scaled with the resolution),
+      which keeps the object's centroid and its colour mass.
+
+    A probe trained on clean renders only reads a desaturated or soft-edged object as a smaller
+    one; trained with these it reads the factors, not the rendering quality."""
+    b = images.shape[0]
+    dev = images.device
+
+    def uniform(hi: float) -> torch.Tensor:
+        return (torch.rand(b, generator=generator) * hi).to(dev, images.dtype)
+
+    x = images
+    if x.shape[1] == 3 and max_desaturation > 0:
+        a = uniform(max_desaturation)[:, None, None, None]
+        x = x + a * (x.mean(1, keepdim=True) - x)
+    if max_blur > 0:
+        x = gaussian_blur(x, uniform(max_blur * x.shape[-1] / 32))
+    return x
+
+
 def train_probe(
     images: torch.Tensor,
     factors: torch.Tensor,
@@ -230,12 +282,15 @@ def train_probe(
     seed: int = 0,
     noise: float = 0.03,
     width: int = 32,
+    augment: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> FactorProbe:
     """Train a :class:`FactorProbe` on ``images`` (uint8 ``[N, C, R, R]`` or float in [-1, 1])
     and ``factors [N, F]``; Adam, cosine learning-rate decay, Gaussian pixel noise ``noise``
-    (so the probe tolerates the small artefacts of generated images)."""
+    (so the probe tolerates the small artefacts of generated images) and, with ``augment``,
+    :func:`generator_artefacts` on every batch (only where those keep the factors, as on
+    ``shapes``)."""
     dev = torch.device(device)
     if images.dtype == torch.uint8:
         images = images.float() / 127.5 - 1.0
@@ -259,6 +314,8 @@ def train_probe(
     for _ in range(steps):
         idx = torch.randint(0, n, (min(batch, n),), generator=gen)
         x = images[idx].to(dev)
+        if augment:
+            x = generator_artefacts(x, gen)
         if noise > 0:
             x = x + noise * torch.randn(x.shape, generator=gen).to(dev)
         loss = probe.loss(probe(x), factors[idx].to(dev))
@@ -321,8 +378,12 @@ def load_or_train_probe(
     trained and written there.
 
     Training data: for ``shapes`` factors, ``num_train`` images from ``make_shapes`` with
-    ``seed`` at the dataset's resolution and channels; otherwise ``train_source`` (a dataset
-    with the same factors, e.g. the run's training split; required then).
+    ``seed`` at the dataset's resolution and channels, with :func:`generator_artefacts`
+    augmentation; otherwise ``train_source`` (a dataset with the same factors, e.g. the run's
+    training split; required then), without it (blur or desaturation may change unknown
+    factors). The info has the probe's errors on 512 clean held-out renders (``clean_test``)
+    and, for ``shapes``, on the same renders degraded by :func:`generator_artefacts`
+    (``degraded_test``).
     """
     from stylex.data.shapes import FACTOR_NAMES, make_shapes
 
@@ -334,6 +395,7 @@ def load_or_train_probe(
     key_d = {
         "format": PROBE_FORMAT,
         "arch": 2,
+        "augment": is_shapes,
         "source": source,
         "resolution": dataset.resolution,
         "channels": dataset.channels,
@@ -377,15 +439,23 @@ def load_or_train_probe(
         steps=steps,
         batch=batch,
         seed=seed,
+        augment=is_shapes,
         device=device,
         progress=progress,
     )
+    degraded = {}
+    if is_shapes and len(test):
+        timg = generator_artefacts(
+            test.images.float() / 127.5 - 1.0, torch.Generator().manual_seed(seed + 2)
+        )
+        degraded = probe_errors(probe, timg, test.factors)
     info = {
         "format_version": PROBE_FORMAT,
         "key": key,
         **key_d,
         "width": probe.width,
         "clean_test": probe_errors(probe, test.images, test.factors) if len(test) else {},
+        "degraded_test": degraded,
     }
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
@@ -606,9 +676,19 @@ def run_ground_truth(
     scores = ground_truth_scores(rows, lf, change_threshold=change_threshold)
     probe_summary = {
         k: probe_info.get(k)
-        for k in ("source", "seed", "steps", "num_train", "resolution", "channels", "cached")
+        for k in (
+            "source",
+            "seed",
+            "steps",
+            "num_train",
+            "augment",
+            "resolution",
+            "channels",
+            "cached",
+        )
     }
     probe_summary["clean_test"] = probe_info.get("clean_test", {})
+    probe_summary["degraded_test"] = probe_info.get("degraded_test", {})
     probe_summary["on_real"] = probe_errors(probe, dataset.images, dataset.factors)
     if recon is not None:
         probe_summary["on_reconstructions"] = probe_errors(probe, recon, dataset.factors)
@@ -631,6 +711,8 @@ __all__ = [
     "dominant_factor",
     "factor_changes",
     "factor_specs",
+    "gaussian_blur",
+    "generator_artefacts",
     "ground_truth_scores",
     "load_or_train_probe",
     "probe_errors",

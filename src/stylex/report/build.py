@@ -466,6 +466,68 @@ def metrics_tables(m: dict | None, base: dict | None, base_label: str = "baselin
     return "".join(parts)
 
 
+def ground_truth_table(gt: Any, label: str = "StylEx") -> str:
+    """Per top attribute, the factor it changes most (the ground-truth metric's dominant
+    factor) and the mean |change| of every factor, plus how well the factor probe reads
+    images; empty when ``gt`` has no attribute rows."""
+    if not isinstance(gt, dict) or not isinstance(gt.get("attributes"), list):
+        return ""
+    rows = [r for r in gt["attributes"] if isinstance(r, dict)]
+    if not rows:
+        return ""
+    names = list(gt.get("factor_names") or rows[0].get("change", {}))
+    used = set(gt.get("label_factors") or [])
+    head = "<tr><th>class</th><th>#</th><th>layer · channel · dir</th><th>dominant</th>"
+    head += "".join(f"<th>{esc(n)}{' *' if n in used else ''}</th>" for n in names) + "</tr>"
+    body = []
+    for r in rows:
+        ch = r.get("change") or {}
+        dom = r.get("dominant")
+        cells = "".join(
+            f"<td{' class=dom' if n == dom else ''}>{fmt(ch.get(n), 2)}</td>" for n in names
+        )
+        mark = "better" if dom in used else "worse"
+        body.append(
+            f"<tr><td>{esc(r.get('class'))}</td><td>{esc(r.get('rank'))}</td>"
+            f"<td>{esc(r.get('layer'))} · {esc(r.get('channel'))} · {esc(r.get('direction'))}"
+            f'</td><td><span class="{mark}">{esc(dom or "none")}</span></td>{cells}</tr>'
+        )
+    probe = gt.get("probe") if isinstance(gt.get("probe"), dict) else {}
+    quality = []
+    for key, what in (
+        ("clean_test", "clean renders"),
+        ("degraded_test", "degraded renders"),
+        ("on_real", "held-out images"),
+        ("on_reconstructions", "their reconstructions"),
+    ):
+        e = probe.get(key)
+        if not isinstance(e, dict) or not e:
+            continue
+        bits = []
+        for n in names:
+            v = e.get(n) or {}
+            if "accuracy" in v:
+                bits.append(f"{n} acc {fmt(v['accuracy'], 2)}")
+            elif "normalised" in v:
+                bits.append(f"{n} {fmt(v['normalised'], 2)}")
+        quality.append(f"on {what}: " + ", ".join(bits))
+    note = (
+        f"{esc(label)}: per top attribute, the mean |change| of each generating factor when the "
+        "attribute alone is applied, read by the factor probe and in units of the factor's "
+        "spread (shape: scaled change of the probe's class probabilities). * = a factor the "
+        "label rule uses; dominant = the largest change"
+        + (f" if ≥ {fmt(gt.get('min_change'), 2)}" if gt.get("min_change") is not None else "")
+        + "."
+    )
+    if quality:
+        note += " Probe errors (in stds; shape: accuracy) " + "; ".join(esc(q) for q in quality)
+        note += "."
+    return (
+        f'<h3>Ground truth per attribute ({esc(label)})</h3><p class="note">{note}</p>'
+        f'<table class="data gt">{head}{"".join(body)}</table>'
+    )
+
+
 def _classes(m: dict | None) -> list[str]:
     per = (m or {}).get("sufficiency_per_class")
     return [str(c) for c in per] if isinstance(per, dict) else []
@@ -969,7 +1031,10 @@ class ReportBuilder:
         if self.base is not None:
             label = f"baseline “{Path(self.base.path).resolve().name}”"
         base = self.base_metrics if (self.base is not None or self.base_metrics) else None
-        return note + metrics_tables(self.metrics, base, label)
+        gt = ground_truth_table((self.metrics or {}).get("ground_truth"))
+        if base is not None:
+            gt += ground_truth_table(base.get("ground_truth"), label)
+        return note + metrics_tables(self.metrics, base, label) + gt
 
     def baseline_section(self) -> str:
         base = self.base
