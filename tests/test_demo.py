@@ -46,6 +46,19 @@ def test_demo_end_to_end_on_shipped_tiny_run(tmp_path, tiny_pretrained, capsys, 
     assert not (tiny_pretrained / "shapes" / "attfind").exists()
     # a second run refuses to overwrite without --force
     assert main(["demo", "--task", "shapes", "--out", str(out), "--device", "cpu"]) == 1
+    # ... nor when only the baseline's folder is left from an earlier run
+    shutil.rmtree(out)
+    capsys.readouterr()
+    assert main(["demo", "--task", "shapes", "--out", str(out), "--device", "cpu"]) == 1
+    assert "out-baseline exists" in capsys.readouterr().err
+    assert not out.exists()
+    # --force replaces both folders
+    stale = out.parent / "out-baseline" / "stale.txt"
+    stale.write_text("from an earlier run")
+    code = main(["demo", "--task", "shapes", "--out", str(out), "--num-images", "8",
+                 "--top-k", "3", "--eval-images", "16", "--device", "cpu", "--force"])
+    assert code == 0 and not stale.exists()
+    assert (out.parent / "out-baseline" / "attfind" / "attributes.json").is_file()
 
 
 def test_shipped_pretrained_runs_load():

@@ -97,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
 
     task = TASKS[args.task]
     out = Path(args.out or f"runs/demo-{task.name}")
-    if out.exists():
-        if not args.force:
-            raise StylexError(f"{out} exists: pass --force to overwrite it, or --out elsewhere")
-        shutil.rmtree(out)
+    base_out = out.parent / f"{out.name}-baseline"
+    with_baseline = task.baseline and not args.no_baseline and not args.train
+    for d in [out] + ([base_out] if with_baseline else []):
+        if d.exists():
+            if not args.force:
+                raise StylexError(f"{d} exists: pass --force to overwrite it, or --out elsewhere")
+            shutil.rmtree(d)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     print(f"stylex demo: {task.description}")
@@ -109,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
     run_dir = _materialise_run(task, task.pretrained, out, args.train, args.train_minutes,
                                args.device)
     base_dir = None
-    if task.baseline and not args.no_baseline and not args.train:
+    if with_baseline:
         _stage("baseline model (StyleGAN2 + encoder trained without the classifier)")
-        base_dir = _materialise_run(task, task.baseline, out.parent / f"{out.name}-baseline",
+        base_dir = _materialise_run(task, task.baseline, base_out,
                                     False, args.train_minutes, args.device, baseline=True)
     if base_dir is not None and not (base_dir / "config.json").is_file():
         base_dir = None
