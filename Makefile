@@ -12,7 +12,7 @@ $(BIN)/stylex: pyproject.toml
 setup: $(BIN)/stylex
 
 demo: setup
-	$(BIN)/stylex demo
+	$(BIN)/stylex demo --force
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks
