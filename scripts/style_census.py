@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from types import SimpleNamespace
 
 import torch
 
-from stylex.attfind.effects import edit_styles
-from stylex.metrics.ground_truth import dominant_factor, factor_changes, load_or_train_probe
+from stylex.metrics.ground_truth import (
+    attribute_factor_changes,
+    dominant_factor,
+    load_or_train_probe,
+)
 from stylex.run import Run
 
 
@@ -38,24 +42,29 @@ def main() -> None:
     print(f"factor probe: {'cached' if info.get('cached') else 'trained'} in {run.path}")
     space = run.generator.style_space(include_rgb=True)
     x = val.images[: args.range_images].float() / 127.5 - 1
-    rows, counts = [], Counter()
     with torch.no_grad():
         styles = run.encode_styles(x)
-        flat = torch.cat(styles, 1)
-        lo, hi = flat.min(0).values, flat.max(0).values
-        sub = [s[: args.images] for s in styles]
-        before = probe.predict(run.generator.synthesize(sub, noise_mode="const").clamp(-1, 1))
-        for i in range(space.total):
-            layer, channel = space.locate(i)
-            for direction, target in (("min", lo[i]), ("max", hi[i])):
-                edited = edit_styles(sub, space, i, float(target), 1.0)
-                img = run.generator.synthesize(edited, noise_mode="const").clamp(-1, 1)
-                ch = factor_changes(probe, before, probe.predict(img))
-                change = {k: float(v.abs().mean()) for k, v in ch.items()}
-                dom = dominant_factor(change)
-                counts[dom or "none"] += 1
-                rows.append({"index": i, "layer": layer, "channel": channel,
-                             "direction": direction, "dominant": dom, "change": change})
+    flat = torch.cat(styles, 1)
+    lo, hi = flat.min(0).values, flat.max(0).values
+    pairs = [
+        SimpleNamespace(index=i, direction=d, target=float(t))
+        for i in range(space.total)
+        for d, t in (("min", lo[i]), ("max", hi[i]))
+    ]
+    # every pair as one "class" whose images are all of the first --images held-out images
+    sub = [s[: args.images] for s in styles]
+    none_predicted = torch.full((len(sub[0]),), -1)
+    changes = attribute_factor_changes(
+        run.generator, probe, sub, none_predicted, [pairs], space, 1.0,
+        max_k=len(pairs), progress=True,
+    )[0]
+    rows, counts = [], Counter()
+    for a, ch in zip(pairs, changes, strict=True):
+        dom = dominant_factor(ch["change"])
+        counts[dom or "none"] += 1
+        layer, channel = space.locate(a.index)
+        rows.append({"index": a.index, "layer": layer, "channel": channel,
+                     "direction": a.direction, "dominant": dom, "change": ch["change"]})
     rule = set(val.label_factors)
     print(f"{len(rows)} single-coordinate edits on {len(sub[0])} images; by dominant factor:")
     for name, n in counts.most_common():
