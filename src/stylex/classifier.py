@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -386,6 +385,14 @@ def load_classifier(
     device = torch.device(device) if device is not None else torch.device("cpu")
     stored: dict = {}
     path = Path(spec_s)
+    if path.suffix.lower() == ".onnx":
+        raise ClassifierError(
+            f"{path}: ONNX classifiers are not loaded directly (the converter onnx2torch "
+            "requires torchvision, which would replace this CPU torch). Convert it once "
+            "elsewhere: onnx2torch.convert(path) → torch.jit.trace(model, example) → "
+            "torch.jit.save(…, 'clf.pt'), then pass clf.pt with the contract options "
+            "(--input-range, --input-size, --input-channels, --mean/--std)."
+        )
     if path.is_file() and path.suffix != ".py":
         extra = {CONTRACT_FILE: ""}
         try:
@@ -454,103 +461,24 @@ def check_classifier(clf: Classifier, dataset, batch: int = 64, seed: int = 0) -
 
     Raises :class:`ClassifierError` if the channels cannot be converted, the forward pass
     fails, the output is not ``[B, K]`` with K = ``dataset.num_classes``, the output is not
-    finite, declared probabilities are not probabilities, or the contract's class names are the
-    dataset's in another order. Warns when the accuracy is near chance or the names differ.
-    A classifier without class names takes the dataset's.
+    finite, declared probabilities are not probabilities (or the reverse), or the contract's
+    class names are the dataset's in another order. Warns when the accuracy is near chance or
+    the names differ. A classifier without class names takes the dataset's. The full check,
+    with a verdict and alternatives, is :func:`stylex.classifier_check.diagnose_classifier`.
     """
-    k = dataset.num_classes
-    contract = clf.contract
-    if contract.channels is not None and dataset.channels != contract.channels:
-        if {dataset.channels, contract.channels} != {1, 3}:
-            raise ClassifierError(
-                f"{dataset.name} has {dataset.channels} channels; the classifier expects "
-                f"{contract.channels}, and stylex converts only between 1 and 3"
-            )
-    names = contract.class_names
-    if names:
-        if len(names) != k:
-            raise ClassifierError(
-                f"the classifier has {len(names)} classes ({', '.join(names)}) but "
-                f"{dataset.name} has {k} ({', '.join(dataset.class_names)})"
-            )
-        if names != dataset.class_names:
-            if sorted(names) == sorted(dataset.class_names):
-                raise ClassifierError(
-                    f"the classifier's classes are {names} but {dataset.name}'s are "
-                    f"{dataset.class_names}: same names in another order, so label k would "
-                    "mean a different class; select the classes in the classifier's order "
-                    f"(e.g. :{','.join(names)})"
-                )
-            warnings.warn(
-                f"the classifier's class names {names} differ from {dataset.name}'s "
-                f"{dataset.class_names}; assuming they correspond in order",
-                stacklevel=2,
-            )
-    # a few images of every class, chosen by seed
-    rng = np.random.default_rng(seed)
-    labels_np = dataset.labels.numpy()
-    per_class = max(1, math.ceil(batch / k))
-    idx = np.concatenate(
-        [rng.permutation(np.flatnonzero(labels_np == c))[:per_class] for c in range(k)]
-    )
-    idx = np.sort(rng.permutation(idx)[:batch])
-    images = dataset.float_images(torch.from_numpy(idx)).to(clf.device)
-    labels = dataset.labels[torch.from_numpy(idx)].to(clf.device)
-    prepared = clf.prepare(images)  # ClassifierError if the channels do not convert
-    try:
-        with torch.no_grad():
-            raw = clf.module(prepared)
-    except Exception as e:
-        raise ClassifierError(
-            f"the classifier failed on {dataset.name} images of shape {list(images.shape)} "
-            f"(converted to its contract: {list(prepared.shape)}, range "
-            f"{contract.input_range}): {type(e).__name__}: {str(e).strip().splitlines()[0]}. "
-            "Check the contract's channels, resolution and input_range."
-        ) from e
-    out = clf.to_logits(raw)
-    if isinstance(raw, dict | tuple | list):
-        raw = out if contract.output != "probs" else out.exp()
-    b = len(idx)
-    if out.ndim != 2 or out.shape[0] != b:
-        raise ClassifierError(
-            f"the classifier returned shape {list(out.shape)} for a batch of {b}; "
-            f"expected [B, K] = [{b}, {k}] (one score per class)"
-        )
-    if out.shape[1] != k:
-        raise ClassifierError(
-            f"the classifier outputs {out.shape[1]} classes but {dataset.name} has {k} "
-            f"({', '.join(dataset.class_names)}); select {out.shape[1]} classes or retrain"
-        )
-    if not torch.isfinite(raw).all():
-        raise ClassifierError(
-            f"the classifier returned NaN or infinite values on {dataset.name} images; "
-            "check its weights and its input range"
-        )
-    if contract.output == "probs":
-        ok = (raw >= -1e-4).all() and (raw <= 1 + 1e-4).all()
-        if not ok or not torch.allclose(raw.sum(1), torch.ones_like(raw[:, 0]), atol=1e-3):
-            raise ClassifierError(
-                "the contract declares output='probs' but the classifier's rows are not "
-                "probabilities (in [0, 1], summing to 1); declare output='logits'"
-            )
-    elif contract.output == "logits":
-        if (raw >= 0).all() and torch.allclose(raw.sum(1), torch.ones_like(raw[:, 0]), atol=1e-4):
-            warnings.warn(
-                "the classifier's outputs look like probabilities (rows in [0, 1] summing to 1) "
-                "but the contract says output='logits'; declare output='probs' if they are",
-                stacklevel=2,
-            )
-    if not names:
-        clf.class_names = list(dataset.class_names)
-    acc = float((out.argmax(1) == labels).float().mean())
-    chance = 1.0 / k
-    if acc <= chance + 0.5 * (1 - chance) * 0.5:
+    from stylex.classifier_check import diagnose_classifier
+
+    report = diagnose_classifier(clf, dataset, num_images=batch, seed=seed, alternatives=False)
+    for note in report.notes:
+        warnings.warn(note, stacklevel=2)
+    if report.verdict != "fit":
         warnings.warn(
-            f"classifier accuracy on {b} images of {dataset.name} is {acc:.0%}, near chance "
-            f"({chance:.0%}): check the class order, input range and channels of its contract",
+            f"classifier accuracy on {report.num_images} images of {dataset.name} is "
+            f"{report.accuracy:.0%}, near chance ({report.chance:.0%}) or below: "
+            f"{report.message}",
             stacklevel=2,
         )
-    return acc
+    return report.accuracy
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,10 @@ from stylex.errors import StylexError
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train-classifier": ("stylex.classifier_cli", "train the built-in small CNN classifier"),
+    "check-classifier": (
+        "stylex.classifier_check_cli",
+        "check a classifier against data: contract, accuracy, verdict",
+    ),
     "train": ("stylex.training.cli", "train a StylEx generator + encoder with a classifier"),
     "attfind": ("stylex.attfind.cli", "find the classifier's top attributes in StyleSpace"),
     "explain": ("stylex.explain_cli", "explain the classification of given images"),

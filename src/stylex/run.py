@@ -65,7 +65,9 @@ class Run:
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str | torch.device | None = None,
-             discriminator: bool = True) -> Run:
+             discriminator: bool = True, contract: dict | None = None) -> Run:
+        """Load a run folder. ``contract``: classifier contract fields that override the one
+        stored in the run (``--input-range`` etc. on a run-based command)."""
         from stylex.classifier import load_classifier
 
         run_dir = Path(run_dir)
@@ -80,7 +82,7 @@ class Run:
         if discriminator and (run_dir / "discriminator.safetensors").is_file():
             d = Discriminator.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
         clf_path = run_dir / cfg["classifier"]["file"]
-        clf = load_classifier(str(clf_path), device=dev)
+        clf = load_classifier(str(clf_path), contract=contract, device=dev)
         return cls(run_dir, cfg, g, e, d, clf, dev)
 
     # ----------------------------------------------------------------------------- helpers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
 from stylex.training.config import TrainConfig
 
 
@@ -61,6 +62,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train even when the classifier check fails (accuracy at chance, class order "
+        "reversed, or another contract far more accurate)",
+    )
+    add_contract_arguments(p)
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("steps", "batch", "baseline"):
             continue
@@ -89,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.resume and args.init_from:
         raise StylexError("--init-from starts a new run; it cannot be combined with --resume")
+    contract = contract_from_args(args)
+    if args.resume and contract:
+        raise StylexError(
+            "--resume uses the contract stored in the run; contract options start a new run"
+        )
     if args.resume:
         trainer = resume_run(
             args.out, steps=args.steps, device=args.device, progress=not args.no_progress
@@ -118,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.no_progress,
             init_from=args.init_from,
+            contract=contract,
+            force=args.force,
         )
     limit = args.time_limit * 60 if args.time_limit else None
     result = trainer.train(time_limit_s=limit)

@@ -540,13 +540,23 @@ def create_run(
     progress: bool = True,
     overwrite: bool = False,
     init_from: str | Path | None = None,
+    contract: dict | None = None,
+    force: bool = False,
 ) -> Trainer:
     """Set up a new run folder (config.json, classifier copy) and return its Trainer.
 
     ``init_from``: a trained run folder whose generator, encoder and discriminator weights start
     this run (fine-tuning, fresh optimisers); its generator config replaces ``size``.
+    ``contract``: classifier contract fields over the classifier's own (the resolved contract
+    is stored in the run). The classifier is checked against the data
+    (:func:`stylex.classifier_check.diagnose_classifier`): data whose class names are the
+    classifier's in another order is used in the classifier's order (``config.json`` then
+    holds the re-ordered spec), and a classifier at chance, with a reversed class order or a
+    contract that another one beats by far raises :class:`ClassifierError` unless ``force``.
     """
-    from stylex.classifier import check_classifier, load_classifier
+    from stylex.classifier import load_classifier
+    from stylex.classifier_check import class_order_spec, diagnose_classifier, match_class_order
+    from stylex.errors import ClassifierError
 
     out = Path(out)
     source = None
@@ -560,8 +570,31 @@ def create_run(
     if (out / "config.json").exists() and not overwrite:
         raise RunError(f"{out} already holds a run: use --resume to continue it, or another --out")
     ds, train_set, val_set = _prepare_data(data, resolution, channels, val_fraction, tc.seed)
-    clf = load_classifier(classifier, device=dev)
-    check_classifier(clf, ds)
+    clf = load_classifier(classifier, contract=contract, device=dev)
+    given_spec, order = data, match_class_order(clf.class_names, ds.class_names)
+    if order is not None:
+        mapped = class_order_spec(data, order)
+        if mapped is not None:
+            ds, train_set, val_set = _prepare_data(
+                mapped, resolution, channels, val_fraction, tc.seed
+            )
+        if mapped is None or ds.class_names != order:
+            raise ClassifierError(
+                f"the classifier's classes are {clf.class_names} but {data}'s are "
+                f"{ds.class_names}: same names in another order; select the classes in the "
+                f"classifier's order (DATA:{','.join(order)})"
+            )
+        data = mapped
+        if info.is_main:
+            print(
+                f"classes: {given_spec} is used in the classifier's order "
+                f"({', '.join(order)}) as {mapped}"
+            )
+    check = diagnose_classifier(clf, ds)
+    if info.is_main:
+        print(f"classifier check: {check.message}")
+    if not force:
+        check.raise_unless_fit("(--force trains anyway)")
     gen_cfg = GeneratorConfig(
         resolution=ds.resolution,
         img_channels=ds.channels,
@@ -585,11 +618,14 @@ def create_run(
             "seed": tc.seed,
             "num_images": len(ds),
             "class_names": list(ds.class_names),
+            **({"spec_given": given_spec} if given_spec != data else {}),
         },
         "classifier": {
             "file": "classifier.pt",
             "source": str(classifier),
             "class_names": list(clf.class_names),
+            "contract": clf.contract.to_dict(),
+            "check": {k: getattr(check, k) for k in ("verdict", "accuracy", "num_images")},
         },
         "generator": gen_cfg.to_dict(),
         "train": tc.to_dict(),
@@ -669,13 +705,16 @@ def _device_and_ranks(device: str | None) -> tuple[torch.device, distr.DistInfo]
 
 
 def _copy_classifier(source: str, clf, dest: Path) -> None:
-    """Keep the run self-contained: a TorchScript copy of the classifier with its contract."""
-    if Path(source).is_file():
-        shutil.copyfile(source, dest)
-        return
-    from stylex.classifier import save_torchscript  # a module:callable classifier
+    """Keep the run self-contained: a TorchScript copy of the classifier with its resolved
+    contract (the file as is when its embedded contract is already that one)."""
+    from stylex.classifier import load_classifier, save_torchscript
 
-    save_torchscript(clf.module, clf.contract, dest)
+    if Path(source).is_file():
+        stored = load_classifier(source).contract
+        if stored == clf.contract:
+            shutil.copyfile(source, dest)
+            return
+    save_torchscript(clf.module, clf.contract, dest)  # module:callable, or a new contract
 
 
 def _version() -> str:

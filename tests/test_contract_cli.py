@@ -1,0 +1,206 @@
+"""The classifier contract on the command line: a user's TorchScript MLP on a PNG folder.
+
+The user's case from issue 18: an MLP trained on 28x28 digits in [0, 1] (output order three,
+eight), and a class-per-folder PNG tree whose alphabetical order is (eight, three). Only
+contract options are needed; each wrong option gives an error naming the option to change.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from stylex.cli import main
+
+pytestmark = pytest.mark.filterwarnings(r"ignore:.*torch\.jit.*deprecated:DeprecationWarning")
+
+PER_CLASS = 150
+RIGHT = ["--input-range", "0,1", "--input-size", "28", "--input-channels", "1"]
+TINY_TRAIN = ["--resolution", "32", "--steps", "2", "--batch", "4", "--width", "16",
+              "--w-dim", "16", "--mapping-layers", "2", "--perceptual", "none",
+              "--checkpoint-every", "2", "--sample-every", "2", "--eval-every", "2",
+              "--eval-images", "8", "--device", "cpu", "--no-progress"]  # fmt: skip
+
+
+class MLP(nn.Module):
+    """28x28 grey digits in [0, 1] → logits (three, eight)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> tuple[Path, Path]:
+    """(PNG folder three/ eight/ of 28 px digits, TorchScript MLP trained on them in [0, 1])."""
+    from stylex.data import load_dataset
+
+    root = tmp_path_factory.mktemp("digits")
+    ds = load_dataset("mnist:3,8")  # 32 px = the 28 px digits padded by 2 px of black
+    labels = ds.labels.numpy()
+    xs, ys = [], []
+    for k, name in enumerate(["three", "eight"]):
+        (root / "data" / name).mkdir(parents=True)
+        for j, i in enumerate(np.flatnonzero(labels == k)[:PER_CLASS]):
+            img = ds.images[i, 0, 2:30, 2:30].numpy()
+            Image.fromarray(img).save(root / "data" / name / f"{j:04d}.png")
+            xs.append(img)
+            ys.append(k)
+    x = torch.from_numpy(np.stack(xs)).float()[:, None] / 255.0  # [N, 1, 28, 28] in [0, 1]
+    y = torch.tensor(ys)
+    torch.manual_seed(0)
+    model = MLP()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (model(x).argmax(1) == y).float().mean() > 0.95
+    path = root / "mlp.pt"
+    torch.jit.save(torch.jit.script(model.eval()), str(path))  # no contract inside
+    return root / "data", path
+
+
+def _train(tmp_path, data, clf, *extra) -> tuple[int, Path]:
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(data), "--classifier", str(clf), "--out", str(out),
+                 *TINY_TRAIN, *extra])  # fmt: skip
+    return code, out
+
+
+def test_digit_case_runs_with_contract_options_only(digits, tmp_path, capsys):
+    data, clf = digits
+    code, out = _train(tmp_path, data, clf, *RIGHT, "--class-names", "three,eight")
+    text = capsys.readouterr().out
+    assert code == 0, text
+    # the folder's alphabetical order (eight, three) was mapped to the classifier's, said once
+    assert text.count("used in the classifier's order") == 1
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data"]["class_names"] == ["three", "eight"]
+    assert cfg["data"]["spec"] == f"{data}:three,eight" and cfg["data"]["spec_given"] == str(data)
+    assert cfg["classifier"]["contract"]["input_range"] == [0.0, 1.0]
+    assert cfg["classifier"]["check"]["verdict"] == "fit"
+    assert cfg["classifier"]["check"]["accuracy"] > 0.9
+    # the resolved contract is stored in the run: later commands need no options
+    from stylex.run import Run
+
+    run = Run.load(out, device="cpu", discriminator=False)
+    c = run.classifier.contract
+    assert (c.input_range, c.resolution, c.channels) == ((0.0, 1.0), 28, 1)
+    assert run.class_names == ["three", "eight"]
+    val = run.dataset("val")
+    assert val.class_names == ["three", "eight"]
+    acc = (run.classifier.predict(val.float_images()) == val.labels).float().mean()
+    assert acc > 0.9
+
+
+def _error(capsys) -> str:
+    return capsys.readouterr().err
+
+
+def test_wrong_range_names_input_range(digits, tmp_path, capsys):
+    data, clf = digits
+    code, out = _train(tmp_path, data, clf, "--input-range=-1,1", "--input-size", "28",
+                       "--input-channels", "1", "--class-names", "three,eight")  # fmt: skip
+    err = _error(capsys)
+    assert code == 1 and "--input-range 0,1" in err, err
+    assert "--force" in err and not (out / "config.json").exists()
+
+
+def test_wrong_size_names_input_size(digits, tmp_path, capsys):
+    data, clf = digits
+    code, _ = _train(tmp_path, data, clf, "--input-range", "0,1", "--input-size", "32",
+                     "--input-channels", "1", "--class-names", "three,eight")  # fmt: skip
+    err = _error(capsys)
+    assert code == 1 and "--input-size 28" in err, err
+
+
+def test_wrong_channels_names_input_channels(digits, tmp_path, capsys):
+    data, clf = digits
+    code, _ = _train(tmp_path, data, clf, "--input-range", "0,1", "--input-size", "28",
+                     "--input-channels", "3", "--class-names", "three,eight")  # fmt: skip
+    err = _error(capsys)
+    assert code == 1 and "--input-channels 1" in err, err
+
+
+def test_wrong_output_names_output(digits, tmp_path, capsys):
+    data, clf = digits
+    code, _ = _train(tmp_path, data, clf, *RIGHT, "--output", "probs",
+                     "--class-names", "three,eight")  # fmt: skip
+    err = _error(capsys)
+    assert code == 1 and "--output logits" in err, err
+
+
+def test_wrong_class_names_names_class_names(digits, tmp_path, capsys):
+    data, clf = digits
+    # the classifier's real order is (three, eight); the folder's is (eight, three)
+    for names in (["--class-names", "eight,three"], []):
+        code, _ = _train(tmp_path, data, clf, *RIGHT, *names)
+        err = _error(capsys)
+        assert code == 1 and "class order looks reversed" in err, err
+        assert "--class-names three,eight" in err, err
+    code, _ = _train(tmp_path, data, clf, *RIGHT, "--class-names", "three,eight,five")
+    err = _error(capsys)
+    assert code == 1 and "--class-names" in err and "3 classes" in err, err
+
+
+def test_force_trains_anyway(digits, tmp_path, capsys):
+    data, clf = digits
+    code, out = _train(tmp_path, data, clf, *RIGHT, "--force")
+    assert code == 0 and (out / "generator.safetensors").is_file()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["classifier"]["check"]["verdict"] == "reversed"
+
+
+def test_check_classifier_reports_and_suggests(digits, capsys):
+    data, clf = digits
+    code = main(["check-classifier", "--data", str(data), "--classifier", str(clf), *RIGHT,
+                 "--class-names", "three,eight", "--resolution", "32", "--json"])  # fmt: skip
+    rep = json.loads(capsys.readouterr().out)
+    assert code == 0 and rep["verdict"] == "fit" and rep["class_names"] == ["three", "eight"]
+    assert rep["accuracy"] > 0.9 and min(rep["per_class"]) > 0.85
+    assert sum(map(sum, rep["confusion"])) == rep["num_images"] == 256
+    assert "used in the classifier's order" in rep["notes"][0]
+    # near chance: the alternatives are tried and ranked, the best one named first
+    code = main(["check-classifier", "--data", str(data), "--classifier", str(clf),
+                 "--input-size", "28", "--input-channels", "1", "--class-names", "three,eight",
+                 "--resolution", "32"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 1 and "accuracy with one contract change" in text
+    assert "check --input-range first" in text, text
+
+
+def test_contract_file_and_bad_values(digits, tmp_path, capsys):
+    data, clf = digits
+    f = tmp_path / "contract.json"
+    f.write_text(json.dumps({"input_range": [0, 1], "resolution": 28, "channels": 1,
+                             "class_names": ["three", "eight"]}))  # fmt: skip
+    code = main(["check-classifier", "--data", str(data), "--classifier", str(clf),
+                 "--contract", str(f), "--resolution", "32"])  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    capsys.readouterr()
+    for bad, flag in ((["--input-range", "1,0"], "--input-range"),
+                      (["--input-channels", "2"], "--input-channels"),
+                      (["--input-size", "big"], "--input-size"),
+                      (["--class-names", "one"], "--class-names")):  # fmt: skip
+        code = main(["check-classifier", "--data", str(data), "--classifier", str(clf), *bad])
+        assert code == 1 and flag in _error(capsys)
+
+
+def test_onnx_is_a_clear_error(tmp_path):
+    from stylex.classifier import load_classifier
+    from stylex.errors import ClassifierError
+
+    (tmp_path / "m.onnx").write_bytes(b"\x08\x07")
+    with pytest.raises(ClassifierError, match="torch.jit.trace"):
+        load_classifier(tmp_path / "m.onnx")
