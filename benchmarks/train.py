@@ -83,7 +83,7 @@ def stylex_step_fn(width: int, batch: int, precision: str):
     tc = TrainConfig(batch=batch, precision=precision, checkpoint_every=10**9)
     tr = create_run(tmp / "run", str(tmp / "d.npz"), str(tmp / "clf.pt"), train=tc,
                     size=ModelSize(channel_max=width, w_dim=width), device="cpu",
-                    progress=False)
+                    progress=False, force=True)  # an untrained classifier on random data
     counter = iter(range(1, 10**9))  # odd steps: no R1 (r1_every=16 → only step 0, 16, …)
 
     def step():

@@ -30,7 +30,7 @@ def _make_tiny_run(root: Path, baseline: bool = False) -> Path:
                      eval_images=8, log_every=1, perceptual="none", baseline=baseline)
     size = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)
     tr = create_run(root / name, TINY_DATA, str(clf), resolution=16, train=tc, size=size,
-                    device="cpu", progress=False)
+                    device="cpu", progress=False, force=True)  # tiny classifier: at chance
     tr.train()
     run = Run.load(root / name, device="cpu")
     AttFind(run, progress=False).attribute(num_images=16, top_k=3).save(root / name / "attfind")

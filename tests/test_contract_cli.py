@@ -204,3 +204,35 @@ def test_onnx_is_a_clear_error(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"\x08\x07")
     with pytest.raises(ClassifierError, match="torch.jit.trace"):
         load_classifier(tmp_path / "m.onnx")
+
+
+# ------------------------------------------------------------------------------ run-based commands
+def test_attfind_with_another_classifier(tiny_run, capsys):
+    other = tiny_run / "other.pt"
+    other.write_bytes((tiny_run / "classifier.pt").read_bytes())
+    args = ["attfind", "--run", str(tiny_run), "--classifier", str(other), "--num-images", "8",
+            "--top-k", "2", "--no-progress", "--device", "cpu"]  # fmt: skip
+    code = main(args)  # the tiny fixture's classifier is at chance: refused without --force
+    assert code == 1 and "near chance" in capsys.readouterr().err
+    code = main([*args, "--force"])
+    out = capsys.readouterr().out
+    assert code == 0 and f"classifier {other}: accuracy" in out, out
+    res = json.loads((tiny_run / "attfind-other" / "attributes.json").read_text())
+    own = json.loads((tiny_run / "attfind" / "attributes.json").read_text())
+    assert [c["class"] for c in res["classes"]] == [c["class"] for c in own["classes"]]
+    assert all(len(c["attributes"]) <= 2 for c in res["classes"])
+    # a wrong contract for the other classifier names the option
+    code = main(["attfind", "--run", str(tiny_run), "--classifier", str(other),
+                 "--input-channels", "1", "--num-images", "8", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "--input-channels 3" in err, err
+
+
+def test_run_contract_override(tiny_run):
+    from stylex.run import Run
+
+    stored = Run.load(tiny_run, device="cpu", discriminator=False).classifier.contract
+    assert stored.input_range == (-1.0, 1.0) and stored.channels == 3
+    run = Run.load(tiny_run, device="cpu", discriminator=False, contract={"input_range": [0, 1]})
+    assert run.classifier.contract.input_range == (0.0, 1.0)
+    assert run.classifier.contract.channels == 3  # the other fields stay as stored

@@ -50,7 +50,7 @@ def _train_cmd(run: Path, clf: str | None, steps: int, resume: bool = False) -> 
     return cmd + ["--data", DATA, "--classifier", clf, "--resolution", "16", "--batch", "4",
                   "--width", "16", "--w-dim", "16", "--mapping-layers", "2",
                   "--checkpoint-every", str(EVERY), "--perceptual", "none", "--sample-every",
-                  "1000", "--eval-every", "1000", "--eval-images", "4"]
+                  "1000", "--eval-every", "1000", "--eval-images", "4", "--force"]
 
 
 def _env(fault: str | None) -> dict:

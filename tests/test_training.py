@@ -46,7 +46,7 @@ def tiny_cfg(**kw) -> TrainConfig:
 
 def make(tmp, clf, name="run", **kw):
     return create_run(tmp / name, DATA, clf, resolution=16, train=tiny_cfg(**kw), size=TINY,
-                      device="cpu", progress=False)
+                      device="cpu", progress=False, force=True)
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -181,7 +181,7 @@ def test_sigkill_during_training_then_resume(tmp_path, clf_path):
                "--resolution", "16", "--steps", "400", "--batch", "4", "--width", "16",
                "--w-dim", "16", "--mapping-layers", "2", "--checkpoint-every", "5",
                "--perceptual", "none", "--no-progress", "--device", "cpu",
-               "--sample-every", "1000", "--eval-every", "1000")
+               "--sample-every", "1000", "--eval-every", "1000", "--force")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
@@ -204,7 +204,7 @@ def _ddp_worker(rank, world, port, run_dir, clf, result_dir):
                       RANK=str(rank), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     tr = create_run(run_dir, DATA, clf, resolution=16, train=tiny_cfg(steps=3, batch=4),
-                    size=TINY, device="cpu", progress=False)
+                    size=TINY, device="cpu", progress=False, force=True)
     tr.train()
     state = {f"{n}.{k}": v for n, m in (("G", tr.G), ("E", tr.E), ("D", tr.D))
              for k, v in m.state_dict().items()}
@@ -275,7 +275,8 @@ def test_init_from_starts_from_the_source_weights(tmp_path, clf_path):
     src = make(tmp_path, clf_path, "src", steps=3)
     src.train()
     ft = create_run(tmp_path / "ft", DATA, clf_path, resolution=16, train=tiny_cfg(steps=2),
-                    size=ModelSize(), device="cpu", progress=False, init_from=tmp_path / "src")
+                    size=ModelSize(), device="cpu", progress=False, init_from=tmp_path / "src",
+                    force=True)
     # the source's model size wins over `size`, and its exported weights are loaded
     assert ft.gen_cfg.channel_max == TINY.channel_max
     exported = weights(tmp_path / "src")
@@ -298,7 +299,7 @@ def test_init_from_rejects_a_mismatched_run(tmp_path, clf_path, capsys):
     with pytest.raises(RunError, match="cond_dim"):
         create_run(tmp_path / "ft", DATA, clf_path, resolution=16,
                    train=tiny_cfg(baseline=True), device="cpu", progress=False,
-                   init_from=tmp_path / "src")
+                   init_from=tmp_path / "src", force=True)
     from stylex.cli import main
 
     code = main(["train", "--out", str(tmp_path / "src"), "--resume", "--init-from",

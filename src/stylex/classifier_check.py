@@ -183,8 +183,11 @@ def _raw_outputs(clf, images: torch.Tensor, batch: int = 64) -> tuple[Any, torch
 
 
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"[:200]
+    """The informative line of an exception (a TorchScript error's cause is its last line)."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    if len(lines) > 1 and "TorchScript interpreter" in lines[0]:
+        return lines[-1].rstrip(".")[:200]
+    return f"{type(e).__name__}: {lines[0] if lines else ''}".rstrip(".")[:200]
 
 
 def _alternatives(contract, dataset) -> list[tuple[str, dict[str, Any]]]:
@@ -357,7 +360,7 @@ def diagnose_classifier(
         verdict = "at_chance" if acc <= near else "contract"
         message = (
             f"the contract looks wrong: accuracy {acc:.0%} as declared (chance {chance:.0%}), "
-            f"{alt_acc:.0%} with {best_alt['option']}; " + _advice(alts)
+            f"{alt_acc:.0%} with {best_alt['option']}; " + _advice(alts, acc)
         )
     elif perm != list(range(k)) and perm_acc >= max(acc + BETTER_BY, near):
         actual = [data_names[perm[j]] for j in range(k)]
@@ -371,7 +374,7 @@ def diagnose_classifier(
     elif acc <= near:
         verdict = "at_chance"
         message = f"accuracy {acc:.0%} on {b} images is near chance ({chance:.0%}); " + _advice(
-            alts
+            alts, acc
         )
     else:
         verdict = "fit"
@@ -392,16 +395,23 @@ def diagnose_classifier(
     )
 
 
-def _advice(alts: list[dict[str, Any]]) -> str:
-    helpful = [a for a in alts if a["accuracy"] is not None]
+def _advice(alts: list[dict[str, Any]], acc: float) -> str:
+    """Which field to check first: the alternatives that beat ``acc`` by 10 points, best first."""
+    helpful = [a for a in alts if a["accuracy"] is not None and a["accuracy"] >= acc + 0.1]
     if not helpful:
-        return (
-            "check the contract (--input-range, --input-size, --input-channels, --mean/--std) "
-            "and that the classifier was trained on these classes"
+        tried = "; ".join(
+            f"{a['option']} → {'fails' if a['accuracy'] is None else format(a['accuracy'], '.0%')}"
+            for a in alts[:4]
         )
-    top = helpful[:3]
-    tried = ", ".join(f"{a['option']} → {a['accuracy']:.0%}" for a in top)
-    first = top[0]["option"].split()[0] if top[0]["option"].startswith("--") else top[0]["option"]
+        return (
+            "no single contract change helps"
+            + (f" ({tried})" if tried else "")
+            + "; check that the classifier was trained on these classes, its --mean/--std, "
+            "and the data's labels"
+        )
+    tried = ", ".join(f"{a['option']} → {a['accuracy']:.0%}" for a in helpful[:3])
+    first = helpful[0]["option"]
+    first = first.split()[0] if first.startswith("--") else first
     return f"check {first} first (one change at a time: {tried})"
 
 

@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     order = match_class_order(clf.class_names, ds.class_names)
     mapped = None
     if order is not None:
-        mapped = f"the data's classes ({', '.join(ds.class_names)}) are used in the classifier's order ({', '.join(order)})"
+        mapped = (
+            f"the data's classes ({', '.join(ds.class_names)}) are used in the classifier's "
+            f"order ({', '.join(order)})"
+        )
         ds = reorder_classes(ds, order)
     check = diagnose_classifier(
         clf, ds, num_images=args.num_images, seed=args.seed, alternatives=args.alternatives or None

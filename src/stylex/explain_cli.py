@@ -11,6 +11,8 @@ import argparse
 import io
 from pathlib import Path
 
+from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="run folder (trained, with attfind/)")
@@ -35,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rank AttFind's attributes of all classes (default) or every style coordinate",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_contract_arguments(p, overrides_run=True)
 
 
 def _names(paths: list[Path]) -> list[str]:
@@ -62,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = read_run_config(args.run)  # images are checked before the models load
     paths = [Path(p) for p in args.images]
     images = read_images(paths, cfg["data"]["resolution"], cfg["data"]["channels"])
-    run_ = Run.load(args.run, device=args.device, discriminator=False)
+    run_ = Run.load(
+        args.run, device=args.device, discriminator=False, contract=contract_from_args(args)
+    )
     explainer = Explainer(run_, shift_size=args.shift_size)
     target = args.target
     if target is not None and target not in explainer.class_names and target.isdigit():

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD
+from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,8 +80,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--split", default="val", choices=["val", "train", "all"])
-    p.add_argument("--out", default=None, help="output folder (default RUN/attfind)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default RUN/attfind; with --classifier RUN/attfind-NAME)",
+    )
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--classifier",
+        default=None,
+        help="find the attributes of this classifier (TorchScript or module:callable) in the "
+        "run's StyleSpace instead of the run's own; checked against the run's data",
+    )
+    p.add_argument("--force", action="store_true", help="use --classifier even if its check fails")
+    add_contract_arguments(p, overrides_run=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,10 +103,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.num_images < 1 or args.top_k < 1:
         raise StylexError("--num-images and --top-k must be ≥ 1")
-    run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
+    contract = contract_from_args(args)
     main = int(os.environ.get("RANK", "0")) == 0
+    if args.classifier:
+        run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
+        other = load_other_classifier(run_, args.classifier, contract, args.force, main)
+    else:
+        run_ = Run.load(
+            args.run, device=args.device, discriminator=args.d_filter, contract=contract
+        )
+        other = None
     af = AttFind(
         run_,
+        classifier=other,
         shift_size=args.shift_size,
         temperature=args.temperature,
         include_rgb=args.include_rgb,
@@ -101,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and main,
         images_per_chunk=args.images_per_chunk,
     )
-    out = Path(args.out) if args.out else Path(args.run) / "attfind"
+    default = "attfind" if other is None else f"attfind-{Path(args.classifier).stem or 'other'}"
+    out = Path(args.out) if args.out else Path(args.run) / default
     result = af.attribute(
         num_images=args.num_images,
         top_k=args.top_k,
@@ -127,3 +150,23 @@ def run(args: argparse.Namespace) -> int:
         print(result.table())
         print(f"wrote {out / 'attributes.json'} and {out / 'effects.safetensors'}")
     return 0
+
+
+def load_other_classifier(run_, spec: str, contract: dict | None, force: bool, verbose: bool):
+    """Another classifier for ``run_``'s StyleSpace: loaded with ``contract`` over its own and
+    checked on the run's held-out data (in the classifier's class order when the names match
+    in another order); a failed check raises unless ``force``."""
+    from stylex.classifier import load_classifier
+    from stylex.classifier_check import diagnose_classifier, match_class_order, reorder_classes
+
+    clf = load_classifier(spec, contract=contract, device=run_.device)
+    data = run_.dataset("val")
+    order = match_class_order(clf.class_names, data.class_names)
+    if order is not None:
+        data = reorder_classes(data, order)
+    check = diagnose_classifier(clf, data)
+    if verbose:
+        print(f"classifier {spec}: {check.message}")
+    if not force:
+        check.raise_unless_fit("(--force uses it anyway)")
+    return clf

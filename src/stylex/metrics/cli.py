@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="run folder (trained, with attfind/)")
@@ -37,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-perceptual", action="store_true", help="skip the perceptual distance")
     p.add_argument("--out", default=None, help="output file (default RUN/metrics.json)")
     p.add_argument("--no-progress", action="store_true")
+    add_contract_arguments(p, overrides_run=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +50,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.num_images < 2 or args.top_k < 1 or args.batch < 1:
         raise StylexError("--num-images must be ≥ 2, --top-k and --batch ≥ 1")
+    contract = contract_from_args(args)
+    run = args.run
+    if contract:
+        from stylex.run import Run
+
+        run = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
     metrics = evaluate(
-        args.run,
+        run,
         args.baseline,
         num_images=args.num_images,
         batch=args.batch,

@@ -12,6 +12,7 @@ import ipaddress
 import socket
 import sys
 
+from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
 from stylex.errors import StylexError
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -32,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="opened images kept in memory (least recently used dropped)",
     )
     p.add_argument("--max-upload-mb", type=float, default=5.0, help="upload size limit (MB)")
+    add_contract_arguments(p, overrides_run=True)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -87,8 +89,14 @@ def run(args: argparse.Namespace) -> int:
     sock = bind_socket(args.host, args.port)
     try:
         print(f"loading {args.run} …", flush=True)
+        contract = contract_from_args(args)
+        run = args.run
+        if contract:
+            from stylex.run import Run
+
+            run = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
         app = create_app(
-            args.run,
+            run,
             device=args.device,
             top_k=args.top_k,
             max_sessions=args.max_sessions,
