@@ -68,3 +68,56 @@ def test_shipped_pretrained_runs_load():
         run = Run.load(demo.PRETRAINED_DIR / name, device="cpu")
         assert run.generator.config.resolution == 32
         assert run.baseline == name.endswith("baseline")
+
+
+def test_demo_multi_class_task_trains_and_reports(tmp_path, capsys, monkeypatch):
+    """`stylex demo --task fashion-mnist-4` end to end at a tiny budget (2000 images, a few
+    seconds of StylEx training): classifier, run, one-vs-rest AttFind, per-class sufficiency
+    for all four classes, report with a section per class."""
+    import functools
+
+    import stylex.metrics
+
+    task = demo.TASKS["fashion-mnist-4"]
+    assert task.pretrained is None and len(task.data.split(":")[1].split(",")) == 4
+    monkeypatch.setitem(demo.TASKS, task.name, demo.Task(
+        task.name, task.data + "?n=2000", None, None, task.description))  # fmt: skip
+    small = functools.partial(stylex.metrics.evaluate, perceptual=False)
+    monkeypatch.setattr(stylex.metrics, "evaluate", small)
+    out = tmp_path / "fm4"
+    code = main(["demo", "--task", "fashion-mnist-4", "--out", str(out), "--train-minutes",
+                 "0.05", "--classifier-epochs", "3", "--num-images", "8", "--top-k", "3",
+                 "--eval-images", "32", "--device", "cpu"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    names = ["t-shirt", "trouser", "pullover", "sneaker"]
+    attrs = json.loads((out / "attfind" / "attributes.json").read_text())
+    assert [c["class"] for c in attrs["classes"]] == names
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["sufficiency_per_class"]) == names
+    assert "per-class sufficiency" in printed
+    table = printed.split("per-class sufficiency")[1]
+    assert all(n in table for n in names) and "mean" in table
+    html = (out / "report" / "index.html").read_text()
+    assert all(f'id="class-{n}"' in html for n in names)
+    # a chosen target class: `stylex explain --target` and the viewer's class choice
+    from PIL import Image
+
+    from stylex.run import Run
+    from stylex.serve.session import Viewer
+
+    val = Run.load(out, device="cpu", discriminator=False).dataset("val")
+    img = tmp_path / "shirt.png"
+    Image.fromarray(val.images[int((val.labels == 0).nonzero()[0])][0].numpy()).save(img)
+    code = main(["explain", "--run", str(out), str(img), "--target", "pullover", "--top-k", "2",
+                 "--device", "cpu", "--out", str(tmp_path / "ex")])  # fmt: skip
+    assert code == 0
+    ex = json.loads((tmp_path / "ex" / "shirt.json").read_text())
+    assert ex["target"] == "pullover" and set(ex["input_probs"]) == set(names)
+    viewer = Viewer(out, device="cpu", top_k=3)
+    assert [c["name"] for c in viewer.info()["classes"]] == names
+    session = viewer.open_index(0)
+    target = next(k for k in range(4) if k != int(session.probs.argmax()))
+    flip = viewer.flip(session.id, names[target])
+    assert flip.predicted_before != target and len(flip.steps) >= 1
+    assert all(s.shape == (4,) for s in flip.steps)

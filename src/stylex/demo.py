@@ -35,6 +35,11 @@ TASKS = {
     "shapes": Task("shapes", "shapes", "shapes", "shapes-baseline",
                    "synthetic shapes, label = hue < 0.5 (known factors), 32 px RGB"),
     "mnist": Task("mnist", "mnist:3,8", None, None, "MNIST 3 vs 8, 32 px grey (trains)"),
+    "fashion-mnist-4": Task("fashion-mnist-4", "fashion-mnist:t-shirt,trouser,pullover,sneaker",
+                            None, None, "Fashion-MNIST, 4 classes (t-shirt, trouser, pullover, "
+                            "sneaker), one-vs-rest, 32 px grey (trains)"),
+    "fashion-mnist-10": Task("fashion-mnist-10", "fashion-mnist", None, None,
+                             "Fashion-MNIST, all 10 classes, one-vs-rest, 32 px grey (trains)"),
 }
 
 
@@ -46,7 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "using the shipped pretrained run")
     p.add_argument("--out", default=None, help="output folder (default runs/demo-TASK)")
     p.add_argument("--train-minutes", type=float, default=8.0,
-                   help="wall-time budget for --train (default 8 minutes)")
+                   help="wall-time budget of StylEx training, with --train or for a task "
+                   "without a shipped run (default 8 minutes)")
+    p.add_argument("--classifier-epochs", type=int, default=5,
+                   help="epochs of the built-in classifier when one is trained (default 5)")
     p.add_argument("--num-images", type=int, default=128, help="AttFind images (default 128)")
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--eval-images", type=int, default=256,
@@ -64,7 +72,7 @@ def _stage(msg: str) -> None:
 
 
 def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minutes: float,
-                     device: str, baseline: bool = False) -> Path:
+                     device: str, baseline: bool = False, classifier_epochs: int = 5) -> Path:
     """A StylEx run folder at ``dest``: copied from the shipped pretrained run, or trained."""
     if not train and name is not None and (PRETRAINED_DIR / name / "config.json").is_file():
         print(f"using the pretrained run {PRETRAINED_DIR / name} (stylex demo --train retrains)")
@@ -78,7 +86,8 @@ def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minu
     clf = dest.parent / f"{dest.name}-classifier.pt"
     if not clf.exists():
         _stage(f"training the classifier on {task.data}")
-        res = train_classifier(load_dataset(task.data, resolution=32), clf, device=device)
+        res = train_classifier(load_dataset(task.data, resolution=32), clf, device=device,
+                               epochs=classifier_epochs)
         print(f"classifier validation accuracy: {res['val_accuracy']:.2%}")
     _stage(f"training {'the baseline' if baseline else 'StylEx'} for {minutes:g} minutes")
     tc = TrainConfig(steps=100_000, batch=16, baseline=baseline, checkpoint_every=200,
@@ -110,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
     _stage("StylEx model")
     run_dir = _materialise_run(task, task.pretrained, out, args.train, args.train_minutes,
-                               args.device)
+                               args.device, classifier_epochs=args.classifier_epochs)
     base_dir = None
     if with_baseline:
         _stage("baseline model (StyleGAN2 + encoder trained without the classifier)")
@@ -137,7 +146,35 @@ def run(args: argparse.Namespace) -> int:
     took = time.perf_counter() - t0
     headline = {k: metrics.get(k) for k in ("consistency", "reconstruction_l1")}
     headline["sufficiency@10"] = (metrics.get("sufficiency") or {}).get("10")
+    if len(metrics.get("sufficiency_per_class") or {}) > 2:
+        print("\nper-class sufficiency (one-vs-rest):")
+        print(per_class_table(metrics))
     print(f"\nreport: {Path(report).resolve()}")
     print("headline: " + json.dumps(headline))
     print(f"demo finished in {took / 60:.1f} min")
     return 0
+
+
+def per_class_table(metrics: dict, ks: tuple[int, ...] = (1, 3, 5, 10)) -> str:
+    """Per-class sufficiency of ``metrics.json`` as a text table: one row per class, the flip
+    rate with its top-k attributes for each k in ``ks`` (as far as computed), the no-edit rate
+    (k = 0) and the number of images considered; the last row is the mean over classes."""
+    per = metrics.get("sufficiency_per_class") or {}
+    details = metrics.get("sufficiency_details") or {}
+    k0 = details.get("reconstruction_already_target") or {}
+    considered = details.get("num_considered") or {}
+    ks = tuple(k for k in ks if any(str(k) in r for r in per.values()))
+    w = max([5] + [len(c) for c in per])
+
+    def cell(v) -> str:
+        return "    -" if v is None or v != v else f"{v:5.2f}"
+
+    head = f"{'class':<{w}}  " + " ".join(f"{'k=' + str(k):>5}" for k in ks)
+    lines = [head + f" {'k=0':>5} {'n':>5}"]
+    for cls, rates in per.items():
+        row = " ".join(cell(rates.get(str(k))) for k in ks)
+        lines.append(f"{cls:<{w}}  {row} {cell(k0.get(cls))} {considered.get(cls, 0):>5}")
+    mean = metrics.get("sufficiency") or {}
+    row = " ".join(cell(mean.get(str(k))) for k in ks)
+    lines.append(f"{'mean':<{w}}  {row} {cell(metrics.get('sufficiency_k0'))}")
+    return "\n".join(lines)

@@ -945,14 +945,23 @@ class ReportBuilder:
             f"(shift size {ex.shift_size:g}); red frames mark flips. The GIF sweeps the "
             "coordinate from its minimum to its maximum on the first image.</p>"
         )
+        names = ex.result.class_names
         blocks = []
-        for cls in ex.result.class_names:
-            blocks.append(
-                f'<div class="class-block" id="class-{_slug(cls)}"><h3>Class “{esc(cls)}”</h3>'
-                + self.class_attributes(ex, cls, self.opt.top_k, compact=False)
-                + "</div>"
-            )
-        return intro + "".join(blocks)
+        for i, cls in enumerate(names):
+            body = self.class_attributes(ex, cls, self.opt.top_k, compact=False)
+            if len(names) > MANY_CLASSES:  # one open section at a time keeps 10 classes readable
+                blocks.append(
+                    f'<details class="class-block" id="class-{_slug(cls)}"'
+                    f"{' open' if i == 0 else ''}><summary><h3>Class “{esc(cls)}”</h3>"
+                    f"</summary>{body}</details>"
+                )
+            else:
+                blocks.append(
+                    f'<div class="class-block" id="class-{_slug(cls)}"><h3>Class “{esc(cls)}”</h3>'
+                    + body
+                    + "</div>"
+                )
+        return intro + class_selector(names) + "".join(blocks)
 
     def explanation_card(self, e: ImageExplanation, title: str) -> str:
         names, p, t = e.class_names, e.predicted, e.target
@@ -1095,6 +1104,21 @@ def _duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+MANY_CLASSES = 4  # above this many classes, per-class sections fold (<details>)
+
+
+def class_selector(names: list[str]) -> str:
+    """A line of links to the per-class sections (for more than two classes; one-vs-rest)."""
+    if len(names) <= 2:
+        return ""
+    links = " · ".join(
+        f'<a href="#class-{_slug(n)}" onclick="var d=document.getElementById(\'class-{_slug(n)}\');'
+        f"if(d&&d.tagName==='DETAILS')d.open=true\">{esc(n)}</a>"
+        for n in names
+    )
+    return f'<p class="class-selector"><b>{len(names)} classes</b> (one-vs-rest): {links}</p>'
 
 
 def _slug(s: str) -> str:
