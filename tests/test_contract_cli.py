@@ -236,3 +236,54 @@ def test_run_contract_override(tiny_run):
     run = Run.load(tiny_run, device="cpu", discriminator=False, contract={"input_range": [0, 1]})
     assert run.classifier.contract.input_range == (0.0, 1.0)
     assert run.classifier.contract.channels == 3  # the other fields stay as stored
+
+
+# ------------------------------------------------------------------------------ verdict logic
+class ByIntensity(nn.Module):
+    """Reads the class from the mean intensity (class k → level k), outputs it through ``perm``."""
+
+    def __init__(self, perm: list[int]):
+        super().__init__()
+        self.register_buffer("perm", torch.tensor(perm))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        level = ((x.mean(dim=(1, 2, 3)) + 1) / 2 * 3).round().clamp(0, 3).long()
+        return nn.functional.one_hot(self.perm[level], 4).float() * 5
+
+
+def _levels_dataset():
+    from stylex.data import StylexDataset
+
+    labels = torch.arange(64) % 4
+    images = (labels * 85).to(torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 16, 16).contiguous()
+    return StylexDataset(images, labels, ["a", "b", "c", "d"], name="levels")
+
+
+def test_permuted_class_order_is_named():
+    from stylex.classifier import Classifier
+    from stylex.classifier_check import diagnose_classifier
+
+    ds = _levels_dataset()
+    assert diagnose_classifier(Classifier(ByIntensity([0, 1, 2, 3])), ds).verdict == "fit"
+    # output j stands for class perm^-1[j]: the classifier's order is c,a,d,b
+    check = diagnose_classifier(Classifier(ByIntensity([1, 3, 0, 2])), ds)
+    assert check.verdict == "permuted" and check.accuracy == 0.0
+    assert "--class-names c,a,d,b" in check.message
+    assert check.confusion[0][1] == 16 and check.per_class == [0.0] * 4
+
+
+def test_class_order_spec_round_trip(tmp_path):
+    from stylex.classifier_check import class_order_spec, match_class_order
+    from stylex.data import load_dataset
+
+    assert match_class_order(["Ankle boot", "sneaker"], ["sneaker", "ankle-boot"]) == [
+        "ankle-boot",
+        "sneaker",
+    ]
+    assert match_class_order(["a", "b"], ["a", "b"]) is None
+    assert match_class_order(["thin", "thick"], ["0", "1"]) is None
+    spec = class_order_spec("fashion-mnist@test:sneaker,ankle-boot?n=50", ["ankle-boot", "sneaker"])
+    assert spec == "fashion-mnist@test:ankle-boot,sneaker?n=50"
+    ds = load_dataset(spec)
+    assert ds.class_names == ["ankle-boot", "sneaker"] and len(ds) == 50
+    assert class_order_spec("shapes", ["hue>=0.5", "hue<0.5"]) is None
