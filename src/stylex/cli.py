@@ -40,7 +40,9 @@ def _top_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND")
-    p.add_argument("--version", action="version", version="stylex 0.1.0")
+    from stylex import __version__
+
+    p.add_argument("--version", action="version", version=f"stylex {__version__}")
     return p
 
 

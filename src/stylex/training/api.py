@@ -1,0 +1,50 @@
+"""``stylex.train(...)``: create a run folder and train it, in one call (the CLI's ``train``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylex.training.config import TrainConfig
+
+
+def train(
+    data: str,
+    classifier: str,
+    out: str | Path,
+    *,
+    resolution: int | None = None,
+    config: TrainConfig | None = None,
+    size=None,
+    device: str | None = None,
+    time_limit_s: float | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Train a StylEx generator + encoder for ``classifier`` on ``data``; return the run folder.
+
+    Args:
+        data: a dataset spec (a folder, CSV, ``.npz`` or a built-in such as ``mnist:3,8``).
+        classifier: a TorchScript file or ``module:callable``.
+        out: the new run folder.
+        config: a :class:`TrainConfig` (steps, batch, loss weights, …; defaults otherwise).
+        size: a :class:`~stylex.training.trainer.ModelSize` (widths), default the CLI's.
+        time_limit_s: stop (after a checkpoint) once this much wall time has passed.
+    """
+    from stylex.training.trainer import create_run
+
+    trainer = create_run(
+        out,
+        data,
+        classifier,
+        resolution=resolution,
+        train=config,
+        size=size,
+        device=device,
+        progress=progress,
+        overwrite=overwrite,
+    )
+    try:
+        trainer.train(time_limit_s=time_limit_s)
+    finally:
+        trainer.close()
+    return Path(out)
