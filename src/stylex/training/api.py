@@ -19,6 +19,8 @@ def train(
     time_limit_s: float | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    contract: dict | None = None,
+    force: bool = False,
 ) -> Path:
     """Train a StylEx generator + encoder for ``classifier`` on ``data``; return the run folder.
 
@@ -29,6 +31,11 @@ def train(
         config: a :class:`TrainConfig` (steps, batch, loss weights, …; defaults otherwise).
         size: a :class:`~stylex.training.trainer.ModelSize` (widths), default the CLI's.
         time_limit_s: stop (after a checkpoint) once this much wall time has passed.
+        contract: classifier contract fields over the classifier's own (``input_range``,
+            ``resolution``, ``channels``, ``mean``, ``std``, ``output``, ``class_names``);
+            stored in the run.
+        force: train even when the classifier check fails (at chance, reversed class order,
+            or another contract far more accurate; see :mod:`stylex.classifier_check`).
     """
     from stylex.training.trainer import create_run
 
@@ -42,6 +49,8 @@ def train(
         device=device,
         progress=progress,
         overwrite=overwrite,
+        contract=contract,
+        force=force,
     )
     try:
         trainer.train(time_limit_s=time_limit_s)
