@@ -110,7 +110,7 @@ def _error(capsys) -> str:
 
 def test_wrong_range_names_input_range(digits, tmp_path, capsys):
     data, clf = digits
-    code, out = _train(tmp_path, data, clf, "--input-range=-1,1", "--input-size", "28",
+    code, out = _train(tmp_path, data, clf, "--input-range", "-1,1", "--input-size", "28",
                        "--input-channels", "1", "--class-names", "three,eight")  # fmt: skip
     err = _error(capsys)
     assert code == 1 and "--input-range 0,1" in err, err
@@ -287,3 +287,17 @@ def test_class_order_spec_round_trip(tmp_path):
     ds = load_dataset(spec)
     assert ds.class_names == ["ankle-boot", "sneaker"] and len(ds) == 50
     assert class_order_spec("shapes", ["hue>=0.5", "hue<0.5"]) is None
+
+
+def test_negative_values_and_class_selector():
+    from stylex.classifier_contract_cli import join_negative_values
+    from stylex.report.build import class_selector
+
+    argv = ["--input-range", "-1,1", "--mean", "-.5", "--std", "0.5", "--out", "-x"]
+    assert join_negative_values(argv) == [
+        "--input-range=-1,1", "--mean=-.5", "--std", "0.5", "--out", "-x"
+    ]  # fmt: skip
+    names = [f"class {i}" for i in range(10)]
+    html = class_selector(names)
+    assert "10 classes" in html and all(f'href="#class-class-{i}"' in html for i in range(10))
+    assert class_selector(["a", "b"]) == ""

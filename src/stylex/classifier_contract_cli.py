@@ -4,8 +4,7 @@ Every command that loads a classifier (``train``, ``check-classifier``, ``attfin
 --classifier``, ``evaluate``, ``explain``, ``serve``) calls :func:`add_contract_arguments` and
 :func:`contract_from_args`, so the options read the same everywhere::
 
-    --input-range LO,HI        pixel range the classifier expects, e.g. 0,1 or 0,255
-                               (write --input-range=-1,1 for a negative LO)
+    --input-range LO,HI        pixel range the classifier expects, e.g. 0,1, 0,255 or -1,1
     --input-size N             square input size, e.g. 28 or 224 ("any" = no resizing)
     --input-channels C         1 or 3
     --mean M[,M,M] --std S[,S,S]   per-channel normalisation after the range mapping
@@ -56,7 +55,7 @@ def add_contract_arguments(parser: argparse.ArgumentParser, overrides_run: bool 
         "--input-range",
         metavar="LO,HI",
         default=None,
-        help="pixel range it expects: 0,1 | 0,255 | -1,1 (write --input-range=-1,1); default -1,1",
+        help="pixel range it expects: 0,1 | 0,255 | -1,1 (default -1,1)",
     )
     g.add_argument(
         "--input-size",
@@ -92,6 +91,31 @@ def add_contract_arguments(parser: argparse.ArgumentParser, overrides_run: bool 
         help="the contract as a JSON object (fields input_range, resolution, channels, mean, "
         "std, output, class_names); the options above override it",
     )
+
+
+_NUMERIC_FLAGS = ("--input-range", "--mean", "--std")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """``--input-range -1,1`` → ``--input-range=-1,1`` (argparse would read ``-1,1`` as an
+    option); the same for ``--mean`` and ``--std``."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if (
+            a in _NUMERIC_FLAGS
+            and len(nxt) > 1
+            and nxt[0] == "-"
+            and (nxt[1].isdigit() or nxt[1] == ".")
+        ):
+            out.append(f"{a}={nxt}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
 
 
 def _floats(text: str, flag: str) -> list[float]:

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from stylex.classifier_contract_cli import join_negative_values
 from stylex.errors import StylexError
 
 # command -> (module, one-line help)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"stylex {name}", description=help_)
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    args = parser.parse_args(join_negative_values(rest))
     try:
         code = module.run(args)
     except KeyboardInterrupt:
