@@ -150,6 +150,34 @@ def class_order_spec(spec: str, order: list[str]) -> str | None:
     return f"{head}:{','.join(order)}" + (f"?{opts}" if opts else "")
 
 
+def load_checked_classifier(
+    spec: str,
+    dataset,
+    contract: dict | None = None,
+    device=None,
+    force: bool = False,
+    verbose: bool = True,
+):
+    """Load ``spec`` with ``contract`` fields over its own and check it on ``dataset`` (in the
+    classifier's class order when the names match in another order, see
+    :func:`match_class_order`); print the verdict when ``verbose``; raise
+    :class:`ClassifierError` unless it is ``fit`` or ``force``. Returns the
+    :class:`~stylex.classifier.Classifier` (class names filled in from the data if it had none).
+    Used for a classifier that comes on top of a run (``stylex attfind --classifier``)."""
+    from stylex.classifier import load_classifier
+
+    clf = load_classifier(spec, contract=contract, device=device)
+    order = match_class_order(clf.class_names, dataset.class_names)
+    if order is not None:
+        dataset = reorder_classes(dataset, order)
+    check = diagnose_classifier(clf, dataset)
+    if verbose:
+        print(f"classifier {spec}: {check.message}")
+    if not force:
+        check.raise_unless_fit("(--force uses it anyway)")
+    return clf
+
+
 # --------------------------------------------------------------------------------------------
 # the check
 

@@ -140,15 +140,15 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(run_dir, baseline=base_dir, device=args.device,
                        num_images=args.eval_images)
     print(format_table(metrics))
+    if len(metrics.get("sufficiency_per_class") or {}) > 2:
+        print("\nper-class sufficiency (one-vs-rest):")
+        print(per_class_table(metrics))
 
     _stage("report")
     report = build_report(run_dir, baseline=base_dir, device=args.device).path
     took = time.perf_counter() - t0
     headline = {k: metrics.get(k) for k in ("consistency", "reconstruction_l1")}
     headline["sufficiency@10"] = (metrics.get("sufficiency") or {}).get("10")
-    if len(metrics.get("sufficiency_per_class") or {}) > 2:
-        print("\nper-class sufficiency (one-vs-rest):")
-        print(per_class_table(metrics))
     print(f"\nreport: {Path(report).resolve()}")
     print("headline: " + json.dumps(headline))
     print(f"demo finished in {took / 60:.1f} min")

@@ -221,8 +221,8 @@ class AttFind:
         method: ``"fast"`` (default) or ``"reference"`` (the plain loop, for checking).
         temperature: effects are measured on ``softmax(logits / temperature)`` (default 1, the
             paper's Δ); > 1 for saturated classifiers (:class:`TemperedClassifier`).
-        classifier: measure the effects on this classifier (same image convention) instead of
-            the run's; the run's classifier still conditions the generator.
+        classifier: measure the effects with this classifier instead of the run's (same data
+            contract; the run's own still conditions the generator): :mod:`stylex.attfind.other`.
     """
 
     def __init__(
@@ -235,7 +235,7 @@ class AttFind:
         images_per_chunk: int = 16,
         method: str = "fast",
         temperature: float = 1.0,
-        classifier: nn.Module | None = None,
+        classifier=None,
     ):
         if not temperature > 0:
             raise StylexError(f"temperature must be > 0, got {temperature}")
@@ -252,8 +252,6 @@ class AttFind:
         self.method = method
         self.generator = run.generator.eval()
         self.temperature = float(temperature)
-        # the classifier whose attributes are found: the run's, or another one on the same
-        # data (the run's classifier still gives the generator its condition)
         self.classifier = (run.classifier if classifier is None else classifier).eval()
         if self.temperature != 1.0:
             self.classifier = TemperedClassifier(self.classifier, self.temperature).eval()

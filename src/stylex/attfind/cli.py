@@ -107,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
     main = int(os.environ.get("RANK", "0")) == 0
     if args.classifier:
         run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
-        other = load_other_classifier(run_, args.classifier, contract, args.force, main)
+        from stylex.classifier_check import load_checked_classifier
+
+        other = load_checked_classifier(
+            args.classifier, run_.dataset("val"), contract, run_.device, args.force, main
+        )
     else:
         run_ = Run.load(
             args.run, device=args.device, discriminator=args.d_filter, contract=contract
@@ -150,23 +154,3 @@ def run(args: argparse.Namespace) -> int:
         print(result.table())
         print(f"wrote {out / 'attributes.json'} and {out / 'effects.safetensors'}")
     return 0
-
-
-def load_other_classifier(run_, spec: str, contract: dict | None, force: bool, verbose: bool):
-    """Another classifier for ``run_``'s StyleSpace: loaded with ``contract`` over its own and
-    checked on the run's held-out data (in the classifier's class order when the names match
-    in another order); a failed check raises unless ``force``."""
-    from stylex.classifier import load_classifier
-    from stylex.classifier_check import diagnose_classifier, match_class_order, reorder_classes
-
-    clf = load_classifier(spec, contract=contract, device=run_.device)
-    data = run_.dataset("val")
-    order = match_class_order(clf.class_names, data.class_names)
-    if order is not None:
-        data = reorder_classes(data, order)
-    check = diagnose_classifier(clf, data)
-    if verbose:
-        print(f"classifier {spec}: {check.message}")
-    if not force:
-        check.raise_unless_fit("(--force uses it anyway)")
-    return clf
