@@ -62,13 +62,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="train even when the classifier check fails (accuracy at chance, class order "
-        "reversed, or another contract far more accurate)",
-    )
-    add_contract_arguments(p)
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("steps", "batch", "baseline"):
             continue
@@ -80,6 +73,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             default=None,
             help=f"(default {f.default})",
         )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train even when the classifier check fails (accuracy at chance, class order "
+        "reversed, or another contract far more accurate)",
+    )
+    add_contract_arguments(p)
 
 
 def _bool(v: str) -> bool:
