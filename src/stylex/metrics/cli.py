@@ -48,14 +48,13 @@ def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
     from stylex.metrics.evaluate import evaluate, format_table
 
-    if args.num_images < 2 or args.top_k < 1 or args.batch < 1:
-        raise StylexError("--num-images must be ≥ 2, --top-k and --batch ≥ 1")
-    contract = contract_from_args(args)
-    run = args.run
-    if contract:
+    run, contract = args.run, contract_from_args(args)
+    if contract:  # the run's classifier with these contract fields over its stored ones
         from stylex.run import Run
 
         run = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
+    if args.num_images < 2 or args.top_k < 1 or args.batch < 1:
+        raise StylexError("--num-images must be ≥ 2, --top-k and --batch ≥ 1")
     metrics = evaluate(
         run,
         args.baseline,
