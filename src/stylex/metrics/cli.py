@@ -48,15 +48,15 @@ def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
     from stylex.metrics.evaluate import evaluate, format_table
 
-    run, contract = args.run, contract_from_args(args)
+    run_, contract = args.run, contract_from_args(args)
     if contract:  # the run's classifier with these contract fields over its stored ones
         from stylex.run import Run
 
-        run = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
+        run_ = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
     if args.num_images < 2 or args.top_k < 1 or args.batch < 1:
         raise StylexError("--num-images must be ≥ 2, --top-k and --batch ≥ 1")
     metrics = evaluate(
-        run,
+        run_,
         args.baseline,
         num_images=args.num_images,
         batch=args.batch,

@@ -86,17 +86,17 @@ def run(args: argparse.Namespace) -> int:
     check_attfind(args.run)
     if args.top_k < 1 or args.max_sessions < 1 or args.max_upload_mb <= 0:
         raise StylexError("--top-k, --max-sessions and --max-upload-mb must be positive")
+    contract = contract_from_args(args)  # bad options fail before the port is taken
     sock = bind_socket(args.host, args.port)
     try:
         print(f"loading {args.run} …", flush=True)
-        contract = contract_from_args(args)
-        run = args.run
+        run_ = args.run
         if contract:
             from stylex.run import Run
 
-            run = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
+            run_ = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
         app = create_app(
-            run,
+            run_,
             device=args.device,
             top_k=args.top_k,
             max_sessions=args.max_sessions,
