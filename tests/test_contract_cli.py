@@ -301,3 +301,29 @@ def test_negative_values_and_class_selector():
     html = class_selector(names)
     assert "10 classes" in html and all(f'href="#class-class-{i}"' in html for i in range(10))
     assert class_selector(["a", "b"]) == ""
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "check-classifier", "attfind", "evaluate", "explain", "serve"]
+)
+def test_every_classifier_command_takes_the_contract_options(command, tmp_path):
+    import argparse
+    import importlib
+
+    from stylex.classifier_contract_cli import contract_from_args, join_negative_values
+    from stylex.cli import COMMANDS
+
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"output": "probs", "resolution": 64}))
+    parser = argparse.ArgumentParser()
+    importlib.import_module(COMMANDS[command][0]).add_arguments(parser)
+    required = {"train": ["--out", "o"], "check-classifier": ["--data", "d", "--classifier", "c"],
+                "explain": ["--run", "r", "x.png"]}.get(command, ["--run", "r"])  # fmt: skip
+    argv = [*required, "--input-range", "-1,1", "--input-size", "28", "--input-channels", "1",
+            "--mean", "0.5", "--std", "0.25", "--class-names", "a,b,c",
+            "--contract", str(f)]  # fmt: skip
+    args = parser.parse_args(join_negative_values(argv))
+    assert contract_from_args(args) == {
+        "output": "probs", "resolution": 28, "input_range": [-1.0, 1.0], "channels": 1,
+        "mean": [0.5], "std": [0.25], "class_names": ["a", "b", "c"],
+    }  # fmt: skip
