@@ -90,8 +90,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.num_images < 1 or args.top_k < 1:
         raise StylexError("--num-images and --top-k must be ≥ 1")
-    run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
     main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        from stylex.metrics.fitness.store import warn_if_unfit
+
+        warn_if_unfit(args.run)
+    run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
     af = AttFind(
         run_,
         shift_size=args.shift_size,

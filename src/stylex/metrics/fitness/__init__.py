@@ -21,7 +21,8 @@ constant prediction scores, the chance reference for class shares). Checks (thre
     ``dataset_mean`` (the mean of the *other* images) and ``class_mean`` (the mean of the other
     images with the same ``ŷ``: a class template). Passes when value ≤ ``recon_ratio`` (0.8) ×
     reference: a reconstruction must remove at least a fifth of the best trivial error, else it
-    carries no per-image content worth explaining (measured: the shipped StylEx runs are at 0.4-0.7×).
+    carries no per-image content worth explaining (measured on 128 held-out images: the
+    shipped Fashion-MNIST run 0.68×, shapes 0.40×; the shapes baseline 1.31× fails).
 ``retrieval`` (required)
     per reconstruction ``x'_i``, the share of the other images of ``x_i``'s predicted class that
     are farther from ``x'_i`` (L1) than ``x_i`` is; value = the mean over i, reference ½. A class
@@ -64,6 +65,7 @@ else "not run")
 Every failed check yields a cause that says what is wrong and what to do next (with real
 ``stylex train`` options). ``fit`` = every required check that ran passed.
 """
+
 from stylex.metrics.fitness.compute import compute_fitness
 from stylex.metrics.fitness.store import (
     fitness_notice,

@@ -34,9 +34,15 @@ def trivial_references(images: torch.Tensor, predicted: torch.Tensor) -> dict[st
         m = predicted == k
         if int(m.sum()) > 1:
             cls[m] = (x[m].sum(0, keepdim=True) - x[m]) / (int(m.sum()) - 1)
-    return {name: float((x - ref).abs().mean())
-            for name, ref in (("flat", flat), ("border", border), ("dataset_mean", loo),
-                              ("class_mean", cls))}
+    return {
+        name: float((x - ref).abs().mean())
+        for name, ref in (
+            ("flat", flat),
+            ("border", border),
+            ("dataset_mean", loo),
+            ("class_mean", cls),
+        )
+    }
 
 
 def retrieval_scores(
@@ -75,8 +81,14 @@ def different_class_donors(predicted: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def condition_swap(generator, classifier, w: torch.Tensor, c: torch.Tensor,
-                   predicted: torch.Tensor, donors: torch.Tensor) -> float | None:
+def condition_swap(
+    generator,
+    classifier,
+    w: torch.Tensor,
+    c: torch.Tensor,
+    predicted: torch.Tensor,
+    donors: torch.Tensor,
+) -> float | None:
     """Share of ``G(w_i, c_j)`` (``j = donors[i]`` ≥ 0) that ``classifier`` (logits) puts in
     ``predicted[j]``; None when no image has a donor. Also the trainer's ``cond_flip``."""
     ok = (donors >= 0).to(w.device)
@@ -101,21 +113,33 @@ def concentration_check(run, w, c, donors, th: FitnessThresholds) -> Check:
     share = float(change.topk(min(k, len(change))).values.sum() / total) if total > 0 else 0.0
     usage = g.condition_usage() if hasattr(g, "condition_usage") else {}
     passed = share >= th.min_concentration
-    return Check(share, k / len(change), passed, PASSED if passed else FAILED, required=False,
-                 detail=f"top-{k} of {len(change)} style coordinates carry {share:.0%} of the "
-                 "style change a condition swap makes",
-                 extra={"top_k": k, "num_coords": len(change), **usage})
+    return Check(
+        share,
+        k / len(change),
+        passed,
+        PASSED if passed else FAILED,
+        required=False,
+        detail=f"top-{k} of {len(change)} style coordinates carry {share:.0%} of the "
+        "style change a condition swap makes",
+        extra={"top_k": k, "num_coords": len(change), **usage},
+    )
 
 
-def attribute_check(run_dir: str | Path | None, th: FitnessThresholds,
-                    weights_mtime: float | None = None) -> Check:
+def attribute_check(
+    run_dir: str | Path | None, th: FitnessThresholds, weights_mtime: float | None = None
+) -> Check:
     """``attributes`` from ``RUN/attfind/attributes.json`` (module docstring)."""
     path = Path(run_dir) / "attfind" / "attributes.json" if run_dir is not None else None
     if path is None or not path.is_file():
         return Check(None, None, None, NOT_RUN, detail="AttFind has not run on this run")
     if weights_mtime is not None and path.stat().st_mtime < weights_mtime:
-        return Check(None, None, None, NOT_RUN,
-                     detail="attfind/attributes.json is older than the weights: re-run AttFind")
+        return Check(
+            None,
+            None,
+            None,
+            NOT_RUN,
+            detail="attfind/attributes.json is older than the weights: re-run AttFind",
+        )
     try:
         classes = json.loads(path.read_text())["classes"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -124,27 +148,42 @@ def attribute_check(run_dir: str | Path | None, th: FitnessThresholds,
     for c in classes:
         attrs = c.get("attributes") or []
         top = attrs[0] if attrs else {}
-        per_class[str(c.get("class"))] = {"effect": float(top.get("effect", 0.0)),
-                                          "flipped": int(top.get("flipped", 0))}
+        per_class[str(c.get("class"))] = {
+            "effect": float(top.get("effect", 0.0)),
+            "flipped": int(top.get("flipped", 0)),
+        }
     if not per_class:
         return Check(None, None, None, NOT_RUN, detail=f"{path} lists no classes")
     effects = sorted(v["effect"] for v in per_class.values())
-    median = float(torch.tensor(effects).median()) if len(effects) % 2 else (
-        0.5 * (effects[len(effects) // 2 - 1] + effects[len(effects) // 2]))
+    median = (
+        float(torch.tensor(effects).median())
+        if len(effects) % 2
+        else (0.5 * (effects[len(effects) // 2 - 1] + effects[len(effects) // 2]))
+    )
     passed = median >= th.min_attribute_effect
-    return Check(median, 0.0, passed, PASSED if passed else FAILED,
-                 detail="median over classes of the top attribute's mean effect",
-                 extra={"per_class": per_class})
+    return Check(
+        median,
+        0.0,
+        passed,
+        PASSED if passed else FAILED,
+        detail="median over classes of the top attribute's mean effect",
+        extra={"per_class": per_class},
+    )
 
 
-def factor_check(on_real: dict[str, dict] | None, on_recon: dict[str, dict] | None,
-                 th: FitnessThresholds) -> Check:
+def factor_check(
+    on_real: dict[str, dict] | None, on_recon: dict[str, dict] | None, th: FitnessThresholds
+) -> Check:
     """``factors`` from factor-probe errors on real images and on reconstructions (the
     ``probe_errors`` dicts of :mod:`stylex.metrics.ground_truth`)."""
     if not on_real or not on_recon:
-        return Check(None, None, None, NOT_RUN,
-                     detail="no factor probe measured (data without known factors, or not "
-                     "evaluated yet)")
+        return Check(
+            None,
+            None,
+            None,
+            NOT_RUN,
+            detail="no factor probe measured (data without known factors, or not evaluated yet)",
+        )
     excess: dict[str, float] = {}
     for name, r in on_real.items():
         q = on_recon.get(name) or {}
@@ -156,9 +195,14 @@ def factor_check(on_real: dict[str, dict] | None, on_recon: dict[str, dict] | No
         return Check(None, None, None, NOT_RUN, detail="no comparable factor errors")
     worst = max(excess, key=excess.get)
     passed = excess[worst] <= th.max_factor_excess
-    return Check(excess[worst], 0.0, passed, PASSED if passed else FAILED,
-                 detail=f"worst factor: {worst}", extra={"per_factor": excess, "worst": worst})
-
+    return Check(
+        excess[worst],
+        0.0,
+        passed,
+        PASSED if passed else FAILED,
+        detail=f"worst factor: {worst}",
+        extra={"per_factor": excess, "worst": worst},
+    )
 
 
 def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
@@ -174,7 +218,8 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
             f"{rec.reference:.3f} for the {best} reference; needs ≤ {rec.extra['ratio']}×): "
             f"the encoder has not learned to reconstruct the images. {train_longer_}"
             ", or raise the reconstruction terms (--lambda-l1, --perceptual effnet with "
-            "--lambda-perc)")
+            "--lambda-perc)"
+        )
     if ret.passed is False:
         out.append(
             f"reconstructions are collapsed towards class templates: a reconstruction is closer "
@@ -183,13 +228,15 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
             f"among {n}): the encoder ignores what tells images of a class apart. "
             f"{train_longer_} with stronger reconstruction (--lambda-l1, --lambda-w,"
             " --perceptual effnet); lower --lambda-cls / --lambda-cf if the classifier terms "
-            "dominate")
+            "dominate"
+        )
     con, neu = checks["consistency"], checks["neutral_consistency"]
     if con.passed is False:
         out.append(
             f"reconstructions lose the class (consistency {con.value:.2f}, chance "
             f"{con.reference:.2f}): the generator does not reproduce what the classifier sees; "
-            f"{train_longer}, or raise --lambda-cls")
+            f"{train_longer}, or raise --lambda-cls"
+        )
     if neu.passed is False:
         out.append(
             f"class carried only by the condition: with the condition neutralised (the mean "
@@ -197,20 +244,23 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
             f"{neu.reference:.0%}) against {con.value:.0%} with it: the image content does not "
             "carry the class, so attributes would explain the condition, not the image. Raise "
             "the reconstruction terms (--lambda-l1, --lambda-w) and train longer; lower "
-            "--lambda-cf / --cond-sparsity; compare with a --baseline run")
+            "--lambda-cf / --cond-sparsity; compare with a --baseline run"
+        )
     att = checks["attributes"]
     if att.passed is False:
         out.append(
             f"attributes barely move the classifier (median top effect {att.value:.4f} < "
             f"{att.extra.get('threshold', 0.05)}): there is nothing to show. Fix the checks "
             "above first; with a sound run, class-sparse conditioning (--cond-sparsity 20 "
-            "--lambda-cf 1) makes the condition enter StyleSpace through few coordinates")
+            "--lambda-cf 1) makes the condition enter StyleSpace through few coordinates"
+        )
     fac = checks["factors"]
     if fac.passed is False:
         out.append(
             f"reconstructions lose the generating factor '{fac.extra['worst']}' (probe error "
             f"+{fac.value:.2f} over the real images): {train_longer}, or raise --lambda-l1 / "
-            "--lambda-perc")
+            "--lambda-perc"
+        )
     return out
 
 
@@ -219,10 +269,13 @@ def fitness_warnings(checks: dict[str, Check], cond_sparsity: float = 0.0) -> li
     conc = checks["condition_concentration"]
     if conc.passed is not False:
         return []
-    fix = (f"raise --cond-sparsity (now {cond_sparsity:g})" if cond_sparsity > 0 else
-           "class-sparse conditioning (--cond-sparsity 20 --lambda-cf 1) concentrates it")
-    return [f"the condition's influence is spread over StyleSpace (top-{conc.extra['top_k']} of "
-            f"{conc.extra['num_coords']} coordinates carry {conc.value:.0%}): single-coordinate "
-            f"attributes may be weak; {fix}"]
-
-
+    fix = (
+        f"raise --cond-sparsity (now {cond_sparsity:g})"
+        if cond_sparsity > 0
+        else "class-sparse conditioning (--cond-sparsity 20 --lambda-cf 1) concentrates it"
+    )
+    return [
+        f"the condition's influence is spread over StyleSpace (top-{conc.extra['top_k']} of "
+        f"{conc.extra['num_coords']} coordinates carry {conc.value:.0%}): single-coordinate "
+        f"attributes may be weak; {fix}"
+    ]

@@ -83,20 +83,34 @@ def compute_fitness(
     l1 = float((images.double() - recon.double()).abs().mean())
     ok = l1 <= th.recon_ratio * refs[best]
     checks["reconstruction"] = Check(
-        l1, refs[best], ok, PASSED if ok else FAILED,
+        l1,
+        refs[best],
+        ok,
+        PASSED if ok else FAILED,
         detail=f"L1(x, x') vs the best trivial reconstruction ({best})",
-        extra={"references": refs, "best_reference": best, "ratio": th.recon_ratio})
+        extra={"references": refs, "best_reference": best, "ratio": th.recon_ratio},
+    )
     ret, top1 = retrieval_scores(images, recon, pred)
     ok = ret >= th.min_retrieval
-    checks["retrieval"] = Check(ret, 0.5, ok, PASSED if ok else FAILED,
-                                detail="how often a reconstruction is closer to its own image "
-                                "than to another image of its class",
-                                extra={"top1": top1, "top1_chance": 1 / n})
+    checks["retrieval"] = Check(
+        ret,
+        0.5,
+        ok,
+        PASSED if ok else FAILED,
+        detail="how often a reconstruction is closer to its own image "
+        "than to another image of its class",
+        extra={"top1": top1, "top1_chance": 1 / n},
+    )
     rec_pred = probs_all(run, recon, batch).argmax(1)
     cons = float((rec_pred == pred).double().mean())
     ok = cons >= th.min_consistency
-    checks["consistency"] = Check(cons, maj, ok, PASSED if ok else FAILED,
-                                  detail="share of reconstructions with the real image's class")
+    checks["consistency"] = Check(
+        cons,
+        maj,
+        ok,
+        PASSED if ok else FAILED,
+        detail="share of reconstructions with the real image's class",
+    )
 
     conditioned = not getattr(run, "baseline", False) and run.generator.config.cond_dim > 0
     if conditioned:
@@ -112,26 +126,54 @@ def compute_fitness(
         kappa = (nc - maj) / (1 - maj) if maj < 1 else 0.0
         ok = maj < 1 and kappa >= th.min_neutral_kappa
         checks["neutral_consistency"] = Check(
-            nc, maj, ok, PASSED if ok else FAILED,
-            detail="class share kept under the mean condition", extra={"kappa": kappa})
+            nc,
+            maj,
+            ok,
+            PASSED if ok else FAILED,
+            detail="class share kept under the mean condition",
+            extra={"kappa": kappa},
+        )
         donors = different_class_donors(pred)
         valid = int((donors >= 0).sum())
         if valid:
-            parts = _batched(lambda a, b: (condition_swap(run.generator, run.classifier, w[a:b],
-                                                          c, pred, donors[a:b]),
-                                           int((donors[a:b] >= 0).sum())), n, batch)
+            parts = _batched(
+                lambda a, b: (
+                    condition_swap(run.generator, run.classifier, w[a:b], c, pred, donors[a:b]),
+                    int((donors[a:b] >= 0).sum()),
+                ),
+                n,
+                batch,
+            )
             follow = sum(s * m for s, m in parts if s is not None) / valid
-            checks["swap_follow"] = Check(follow, 1 / max(k, 1), None, INFO, required=False,
-                                          detail="share following another class's condition")
+            checks["swap_follow"] = Check(
+                follow,
+                1 / max(k, 1),
+                None,
+                INFO,
+                required=False,
+                detail="share following another class's condition",
+            )
             checks["condition_concentration"] = concentration_check(run, w, c, donors, th)
         else:
-            na = Check(None, None, None, NOT_APPLICABLE, required=False,
-                       detail="all images have the same predicted class")
+            na = Check(
+                None,
+                None,
+                None,
+                NOT_APPLICABLE,
+                required=False,
+                detail="all images have the same predicted class",
+            )
             checks["swap_follow"], checks["condition_concentration"] = na, na
     else:
         for name in ("neutral_consistency", "swap_follow", "condition_concentration"):
-            checks[name] = Check(None, None, None, NOT_APPLICABLE, required=name.startswith("n"),
-                                 detail="baseline run: the generator has no condition")
+            checks[name] = Check(
+                None,
+                None,
+                None,
+                NOT_APPLICABLE,
+                required=name.startswith("n"),
+                detail="baseline run: the generator has no condition",
+            )
 
     run_dir = Path(attfind_dir) if attfind_dir is not None else getattr(run, "path", None)
     wpath = Path(run_dir) / "generator.safetensors" if run_dir is not None else None

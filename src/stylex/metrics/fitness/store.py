@@ -70,12 +70,17 @@ def fitness_notice(run_dir: str | Path) -> str | None:
     if stored is None:
         return f"note: {run_dir} has no fitness verdict yet; {evaluate} computes it"
     f = stored.fitness
-    stale = (f" (stale: the weights are newer than {stored.source.name}; run {evaluate})"
-             if stored.stale else "")
+    stale = (
+        f" (stale: the weights are newer than {stored.source.name}; run {evaluate})"
+        if stored.stale
+        else ""
+    )
     if f.fit:
         return f"note: fitness verdict of {run_dir} is stale; run {evaluate}" if stale else None
-    lines = [f"warning: {run_dir} is NOT FIT to explain its classifier{stale}; results may "
-             "explain nothing. Causes:"]
+    lines = [
+        f"warning: {run_dir} is NOT FIT to explain its classifier{stale}; results may "
+        "explain nothing. Causes:"
+    ]
     lines += [f"  - {c}" for c in f.causes]
     lines.append(f"  (verdict from {stored.source}; going on anyway)")
     return "\n".join(lines)
@@ -91,8 +96,9 @@ def warn_if_unfit(run_dir: str | Path, stream: TextIO | None = None) -> Fitness 
     return stored.fitness if stored is not None else None
 
 
-def fitness_after_training(run_dir: str | Path, device: str | None = None,
-                           num_images: int = 128) -> Fitness:
+def fitness_after_training(
+    run_dir: str | Path, device: str | None = None, num_images: int = 128
+) -> Fitness:
     """The verdict of a just-trained run on its first ``num_images`` held-out images, written
     to ``RUN/fitness.json`` (AttFind and factor checks are "not run" unless already there)."""
     from stylex.metrics.fitness.compute import compute_fitness

@@ -9,7 +9,11 @@ from typing import Any
 FITNESS_FORMAT = 1
 FITNESS_FILE = "fitness.json"
 PASSED, FAILED, NOT_APPLICABLE, NOT_RUN, INFO = (
-    "passed", "failed", "not applicable", "not run", "info"
+    "passed",
+    "failed",
+    "not applicable",
+    "not run",
+    "info",
 )
 
 
@@ -54,9 +58,15 @@ class Check:
     def from_json(cls, d: dict[str, Any]) -> Check:
         known = ("value", "reference", "passed", "status", "required", "detail")
         status = d.get("status") or {True: PASSED, False: FAILED}.get(d.get("passed"), INFO)
-        return cls(d.get("value"), d.get("reference"), d.get("passed"), status,
-                   bool(d.get("required", True)), d.get("detail", ""),
-                   {k: v for k, v in d.items() if k not in known})
+        return cls(
+            d.get("value"),
+            d.get("reference"),
+            d.get("passed"),
+            status,
+            bool(d.get("required", True)),
+            d.get("detail", ""),
+            {k: v for k, v in d.items() if k not in known},
+        )
 
 
 @dataclass
@@ -93,12 +103,20 @@ class Fitness:
     def from_json(cls, d: dict[str, Any]) -> Fitness:
         if not isinstance(d, dict) or "fit" not in d or not isinstance(d.get("checks"), dict):
             raise ValueError("not a fitness verdict (needs 'fit' and 'checks')")
-        th = {k: v for k, v in (d.get("thresholds") or {}).items()
-              if k in FitnessThresholds.__dataclass_fields__}
-        return cls(bool(d["fit"]), list(d.get("causes", [])),
-                   {k: Check.from_json(c) for k, c in d["checks"].items()},
-                   list(d.get("warnings", [])), int(d.get("num_images", 0)),
-                   float(d.get("seconds", 0.0)), FitnessThresholds(**th))
+        th = {
+            k: v
+            for k, v in (d.get("thresholds") or {}).items()
+            if k in FitnessThresholds.__dataclass_fields__
+        }
+        return cls(
+            bool(d["fit"]),
+            list(d.get("causes", [])),
+            {k: Check.from_json(c) for k, c in d["checks"].items()},
+            list(d.get("warnings", [])),
+            int(d.get("num_images", 0)),
+            float(d.get("seconds", 0.0)),
+            FitnessThresholds(**th),
+        )
 
     def summary(self) -> str:
         """One line: ``fitness: fit`` or ``fitness: NOT FIT (failed: …)``."""
@@ -130,5 +148,3 @@ def _num(v: Any) -> float | None:
 
 def _fmt(v: float | None) -> str:
     return "—" if v is None or not math.isfinite(float(v)) else f"{float(v):.3f}"
-
-
