@@ -123,16 +123,21 @@ def compute_fitness(
             return run.probs(x.clamp(-1, 1)).argmax(1).cpu()
 
         nc = float((torch.cat(_batched(neutral, n, batch)) == pred).double().mean())
-        kappa = (nc - maj) / (1 - maj) if maj < 1 else 0.0
-        ok = maj < 1 and kappa >= th.min_neutral_kappa
-        checks["neutral_consistency"] = Check(
-            nc,
-            maj,
-            ok,
-            PASSED if ok else FAILED,
-            detail="class share kept under the mean condition",
-            extra={"kappa": kappa},
-        )
+        if maj < 1:
+            kappa = (nc - maj) / (1 - maj)
+            ok = kappa >= th.min_neutral_kappa
+            checks["neutral_consistency"] = Check(
+                nc,
+                maj,
+                ok,
+                PASSED if ok else FAILED,
+                detail="class share kept under the mean condition",
+                extra={"kappa": kappa},
+            )
+        else:  # one predicted class: a constant reconstruction scores 1, nothing to tell
+            checks["neutral_consistency"] = Check(
+                nc, maj, None, NOT_APPLICABLE, detail="all images have the same predicted class"
+            )
         donors = different_class_donors(pred)
         valid = int((donors >= 0).sum())
         if valid:
