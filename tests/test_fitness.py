@@ -288,3 +288,22 @@ def test_report_banner(tiny_run):
     assert "reconstruction" in page and "failed" in page
     assert 'class="fitness fit"' in fitness_banner(Fitness(True, [], f.checks), tiny_run)
     assert "No fitness verdict" in fitness_banner(None, tiny_run)
+
+
+def test_evaluate_writes_the_verdict(tiny_run, tiny_baseline_run):
+    from stylex.metrics.evaluate import evaluate, format_table
+
+    m = evaluate(tiny_run, tiny_baseline_run, num_images=8, perceptual=False, probe_steps=5,
+                 probe_images=64, gt_images=4, max_k=2, progress=False)
+    f = Fitness.from_json(m["fitness"])
+    assert f.num_images == 8 and f.checks["reconstruction"].value == pytest.approx(
+        m["reconstruction_l1"], abs=1e-6)  # the same reconstructions as the table
+    # shapes has factors: the factor check uses the probe evaluate already trained
+    assert f.checks["factors"].status in ("passed", "failed")
+    assert set(f.checks["factors"].extra["per_factor"]) == set(m["ground_truth"]["factor_names"])
+    assert f.checks["attributes"].status in ("passed", "failed")
+    b = Fitness.from_json(m["baseline"]["fitness"])
+    assert b.checks["neutral_consistency"].status == "not applicable"
+    table = format_table(m)
+    assert f.summary() in table and "baseline " + b.summary() in table
+    assert load_fitness(tiny_run).fitness.to_json() == m["fitness"]
