@@ -33,7 +33,8 @@ constant prediction scores, the chance reference for class shares). Checks (thre
 ``consistency`` (required)
     share of ``x'`` with ``argmax C(x') = ŷ``; reference ``maj``. Passes at ≥
     ``min_consistency`` (0.8).
-``neutral_consistency`` (required; not applicable to a baseline run)
+``neutral_consistency`` (required; not applicable to a baseline run, nor when every image
+has the same predicted class)
     the same share when the condition is neutralised: ``G(E(x), c̄)`` with ``c̄`` the mean
     condition over the N images; reference ``maj``. Passes when the chance-corrected share
     ``(value − maj) / (1 − maj)`` ≥ ``min_neutral_kappa`` (0.25: "near chance" is less than a
