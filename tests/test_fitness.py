@@ -165,6 +165,13 @@ def test_attribute_check_reads_attfind(tiny_run):
     hi = compute_fitness(run, x, thresholds=FitnessThresholds(min_attribute_effect=2))
     assert lo.checks["attributes"].passed is True and hi.checks["attributes"].passed is False
     assert any("attributes barely move the classifier" in c for c in hi.causes)
+    # measured flip rates (evaluate) take precedence over AttFind's effects
+    suff = ({"1": 0.1, "10": 0.6}, 0.05)
+    f = compute_fitness(run, x, sufficiency=suff)
+    assert f.checks["attributes"].value == pytest.approx(0.55) and f.checks["attributes"].passed
+    f = compute_fitness(run, x, sufficiency=({"1": 0.06, "10": 0.1}, 0.05))
+    assert f.checks["attributes"].passed is False
+    assert any("top-10 flip rate over no edit" in c for c in f.causes)
     # AttFind older than the weights: not run (not failed)
     (tiny_run / "generator.safetensors").touch()
     old = tiny_run / "attfind" / "attributes.json"

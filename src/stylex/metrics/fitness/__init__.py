@@ -53,9 +53,13 @@ has the same predicted class)
     its attributes weak. Also reports the generator's ``cond_active``/``cond_row_norm``.
 ``attributes`` (required when ``RUN/attfind/attributes.json`` exists and is newer than the
 weights; else "not run")
-    value = the median over classes of the top attribute's mean effect (AttFind's effect:
-    mean rise of ``p_y`` over images not predicted ``y``); reference 0 (no effect). Passes at
-    ≥ ``min_attribute_effect`` (0.05). Each class's top effect and flipped count are listed.
+    where sufficiency was measured (``stylex evaluate``): value = the flip rate of the top-10
+    attributes minus the rate with no edit (``sufficiency["10"] − sufficiency_k0``); reference 0.
+    Passes at ≥ ``min_attribute_flip`` (0.25; the shipped Fashion-MNIST run: 0.99, a run
+    whose attributes explain nothing: 0.04). Otherwise value = the median over classes of the
+    top attribute's mean effect (AttFind's: mean rise of ``p_y`` over images not predicted
+    ``y``), passing at ≥ ``min_attribute_effect`` (0.01; shipped Fashion-MNIST 0.012, the
+    explain-nothing run 0.0025), with each class's top effect and flipped count.
 ``factors`` (required when the data has known factors and the caller already measured the
 factor probe on real images and on reconstructions, e.g. ``stylex evaluate`` on ``shapes``;
 else "not run")

@@ -126,9 +126,33 @@ def concentration_check(run, w, c, donors, th: FitnessThresholds) -> Check:
 
 
 def attribute_check(
-    run_dir: str | Path | None, th: FitnessThresholds, weights_mtime: float | None = None
+    run_dir: str | Path | None,
+    th: FitnessThresholds,
+    weights_mtime: float | None = None,
+    sufficiency: tuple[dict, float] | None = None,
 ) -> Check:
-    """``attributes`` from ``RUN/attfind/attributes.json`` (module docstring)."""
+    """``attributes`` (module docstring): from the measured flip rates ``sufficiency =
+    ({"1": …, "10": …}, rate at k=0)`` when given (evaluate), else from
+    ``RUN/attfind/attributes.json``'s effects."""
+    if sufficiency is not None and sufficiency[0]:
+        rates, k0 = sufficiency
+        ks = sorted(int(k) for k, v in rates.items() if v is not None and int(k) <= 10)
+        if ks and k0 is not None:
+            gain = float(rates[str(ks[-1])]) - float(k0)
+            ok = gain >= th.min_attribute_flip
+            return Check(
+                gain,
+                0.0,
+                ok,
+                PASSED if ok else FAILED,
+                detail=f"sufficiency top-{ks[-1]} minus the rate with no edit",
+                extra={
+                    "k": ks[-1],
+                    "k0": float(k0),
+                    "threshold": th.min_attribute_flip,
+                    "measure": "flip rate",
+                },
+            )
     path = Path(run_dir) / "attfind" / "attributes.json" if run_dir is not None else None
     if path is None or not path.is_file():
         return Check(None, None, None, NOT_RUN, detail="AttFind has not run on this run")
@@ -248,9 +272,14 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
         )
     att = checks["attributes"]
     if att.passed is False:
+        what = (
+            "top-10 flip rate over no edit"
+            if att.extra.get("measure") == "flip rate"
+            else "median top effect"
+        )
         out.append(
-            f"attributes barely move the classifier (median top effect {att.value:.4f} < "
-            f"{att.extra.get('threshold', 0.05)}): there is nothing to show. Fix the checks "
+            f"attributes barely move the classifier ({what} {att.value:.4f} < "
+            f"{att.extra.get('threshold')}): there is nothing to show. Fix the checks "
             "above first; with a sound run, class-sparse conditioning (--cond-sparsity 20 "
             "--lambda-cf 1) makes the condition enter StyleSpace through few coordinates"
         )

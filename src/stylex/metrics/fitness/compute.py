@@ -51,6 +51,7 @@ def compute_fitness(
     recon: torch.Tensor | None = None,
     real_probs: torch.Tensor | None = None,
     factor_errors: tuple[dict, dict] | None = None,
+    sufficiency: tuple[dict, float] | None = None,
     attfind_dir: str | Path | None = None,
 ) -> Fitness:
     """The verdict for ``run`` (a :class:`~stylex.run.Run`, or anything with its
@@ -59,7 +60,8 @@ def compute_fitness(
 
     ``recon`` / ``real_probs``: already computed reconstructions ``[N, C, R, R]`` and real
     probabilities ``[N, K]`` (evaluate passes its own). ``factor_errors``: ``(on_real,
-    on_recon)`` factor-probe errors when already measured. ``attfind_dir``: the run folder whose
+    on_recon)`` factor-probe errors when already measured; ``sufficiency``: ``(flip rate per
+    k, rate at k=0)`` when already measured. ``attfind_dir``: the run folder whose
     ``attfind/attributes.json`` is read (default ``run.path``)."""
     from stylex.metrics.consistency import probs_all, reconstruct_all
 
@@ -183,7 +185,7 @@ def compute_fitness(
     run_dir = Path(attfind_dir) if attfind_dir is not None else getattr(run, "path", None)
     wpath = Path(run_dir) / "generator.safetensors" if run_dir is not None else None
     mtime = wpath.stat().st_mtime if wpath is not None and wpath.is_file() else None
-    checks["attributes"] = attribute_check(run_dir, th, mtime)
+    checks["attributes"] = attribute_check(run_dir, th, mtime, sufficiency)
     checks["attributes"].extra.setdefault("threshold", th.min_attribute_effect)
     checks["factors"] = factor_check(*(factor_errors or (None, None)), th)
 
