@@ -149,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     took = time.perf_counter() - t0
     headline = {k: metrics.get(k) for k in ("consistency", "reconstruction_l1")}
     headline["sufficiency@10"] = (metrics.get("sufficiency") or {}).get("10")
+    headline["fit"] = (metrics.get("fitness") or {}).get("fit")
     print(f"\nreport: {Path(report).resolve()}")
     print("headline: " + json.dumps(headline))
     print(f"demo finished in {took / 60:.1f} min")

@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
         raise StylexError("--num-images and --top-k must be ≥ 1")
     contract = contract_from_args(args)
     main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        from stylex.metrics.fitness.store import warn_if_unfit
+
+        warn_if_unfit(args.run)
     if args.classifier:
         run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
         from stylex.classifier_check import load_checked_classifier

@@ -22,6 +22,12 @@ counts them). With a baseline on the same data both runs are measured on the sam
                            N training images, the floor at this N
 ``ground_truth``           only for data with factors: ``precision_top5``, ``recall_top10``,
                            per-attribute factor changes, probe quality
+``fitness``                the verdict "can this run explain this classifier?":
+                           ``{"fit", "causes", "warnings", "checks": {NAME: {"value",
+                           "reference", "passed", "status", …}}}``, on the same images and
+                           reconstructions, with this run's AttFind and (where the data has
+                           factors) the probe's errors above; also written to
+                           ``RUN/fitness.json``. Definitions: :mod:`stylex.metrics.fitness`
 =========================  ==================================================================
 
 plus ``run``, ``class_names``, ``images``, ``attfind`` (its settings), ``definitions`` and
@@ -43,6 +49,7 @@ import torch
 
 from stylex.errors import RunError, StylexError
 from stylex.metrics.consistency import classifier_consistency
+from stylex.metrics.fitness import Fitness, compute_fitness, save_fitness
 from stylex.metrics.ground_truth import (
     DEFAULT_CHANGE_THRESHOLD,
     DEFAULT_MIN_CHANGE,
@@ -74,6 +81,9 @@ DEFINITIONS = {
     "classifier on shuffled real images, constant noise)",
     "fd_reconstructions": "real held-out images vs their reconstructions",
     "fd_real_reference": "real held-out images vs N training images (floor at this N)",
+    "fitness": "verdict: fit = every required check passed (reconstruction vs trivial "
+    "references, retrieval of the own image, consistency, class kept under the mean condition, "
+    "attribute effect, factor errors); see stylex.metrics.fitness",
     "ground_truth": "precision_top5: share of top-5 attributes (all classes) whose dominant "
     "factor (probe-measured, normalised change) is a label-rule factor; recall_top10: share of "
     "label-rule factors that are the dominant factor of some top-10 attribute",
@@ -232,6 +242,18 @@ def _evaluate_one(
             progress=progress,
         )
         t["ground_truth"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    probe_errs = (out.get("ground_truth") or {}).get("probe") or {}
+    out["fitness"] = compute_fitness(
+        run,
+        images,
+        batch=batch,
+        recon=recon,
+        real_probs=real_p,
+        factor_errors=(probe_errs.get("on_real"), probe_errs.get("on_reconstructions")),
+        sufficiency=(out.get("sufficiency") or {}, out.get("sufficiency_k0")),
+    ).to_json()
+    t["fitness"] = time.perf_counter() - t0
     out["attfind"] = {
         "num_images": attfind.effects.num_images,
         "shift_size": attfind.effects.shift_size,
@@ -396,6 +418,7 @@ def evaluate(
     result = _clean(result)
     if write:
         atomic_write_json(Path(out) if out else Path(run.path) / METRICS_FILE, result)
+        save_fitness(run.path, Fitness.from_json(result["fitness"]))
     return result
 
 
@@ -450,6 +473,11 @@ def format_table(metrics: dict[str, Any], ks=(1, 2, 3, 5, 10)) -> str:
             line += f"{_fmt(b, digits):>10}{_fmt(d, digits, signed=True):>10}"
         lines.append(line)
     lines.append("* " + FD_NOTE)
+    for label, m in (("", metrics), ("baseline ", base or {})):
+        if isinstance(m.get("fitness"), dict):
+            f = Fitness.from_json(m["fitness"])
+            lines.append(label + f.summary())
+            lines += [f"  cause: {c}" for c in f.causes]
     return "\n".join(lines)
 
 

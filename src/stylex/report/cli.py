@@ -20,11 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
+    from stylex.metrics.fitness.store import warn_if_unfit
     from stylex.report.build import ReportOptions, build_report
 
     for name in ("top_k", "num_images", "num_explain"):
         if getattr(args, name) < 1:
             raise StylexError(f"--{name.replace('_', '-')} must be ≥ 1")
+    warn_if_unfit(args.run)
     opts = ReportOptions(
         top_k=args.top_k,
         num_images=args.num_images,

@@ -140,4 +140,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"run saved in {args.out} (step {trainer.step})")
         if result:
             print("held-out: " + ", ".join(f"{k}={v:.4f}" for k, v in result.items()))
+        _print_fitness(args.out, args.device)
     return 0
+
+
+def _print_fitness(run_dir: str, device: str) -> None:
+    """The fitness verdict of the finished run, printed and written to RUN/fitness.json.
+    A failure here never fails the (finished) training."""
+    import sys
+
+    from stylex.errors import StylexError
+    from stylex.metrics.fitness.store import fitness_after_training
+
+    try:
+        fitness = fitness_after_training(run_dir, device=device)
+    except (StylexError, RuntimeError, ValueError, OSError) as e:
+        print(f"fitness verdict not computed: {e}", file=sys.stderr)
+        return
+    print(fitness.format())
+    if not fitness.fit:
+        print(f"(written to {run_dir}/fitness.json; `stylex evaluate --run {run_dir}` adds the "
+              "AttFind and factor checks)")

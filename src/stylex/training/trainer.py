@@ -327,12 +327,14 @@ class Trainer:
         if c is not None:
             # the condition's control: reconstructions under the condition of another image
             # (rolled by one) that take that image's class
-            cf = self.G_ema.generate(w, c.roll(1, 0), noise_mode="const").clamp(-1, 1)
-            target = p.argmax(1).roll(1, 0)
-            differs = target != p.argmax(1)
-            hit = self.classifier(cf).float().argmax(1) == target
-            if bool(differs.any()):
-                out["cond_flip"] = float(hit[differs].float().mean())
+            from stylex.metrics.fitness.checks import condition_swap
+
+            pred = p.argmax(1).cpu()
+            prev = torch.arange(len(pred)).roll(1)
+            donors = torch.where(pred[prev] != pred, prev, -1)
+            flip = condition_swap(self.G_ema, self.classifier, w, c, pred, donors)
+            if flip is not None:
+                out["cond_flip"] = flip
             out.update(self.G_ema.condition_usage())
         return out
 

@@ -1,0 +1,310 @@
+"""The checks of the fitness verdict (definitions: :mod:`stylex.metrics.fitness`) and the
+causes their failures give."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from stylex.metrics.fitness.verdict import (
+    FAILED,
+    NOT_RUN,
+    PASSED,
+    Check,
+    FitnessThresholds,
+)
+
+
+def trivial_references(images: torch.Tensor, predicted: torch.Tensor) -> dict[str, float]:
+    """Mean L1 to ``images [N, C, R, R]`` of the trivial reconstructions (module docstring):
+    ``flat``, ``border``, ``dataset_mean``, ``class_mean`` (leave-one-out means; an image alone
+    in its class uses the dataset mean)."""
+    x = images.double()
+    n = len(x)
+    flat = x.flatten(2).median(dim=2).values[:, :, None, None]
+    frame = torch.cat([x[:, :, 0], x[:, :, -1], x[:, :, 1:-1, 0], x[:, :, 1:-1, -1]], dim=2)
+    border = frame.median(dim=2).values[:, :, None, None]
+    total = x.sum(0, keepdim=True)
+    loo = (total - x) / max(n - 1, 1)
+    cls = loo.clone()
+    for k in predicted.unique():
+        m = predicted == k
+        if int(m.sum()) > 1:
+            cls[m] = (x[m].sum(0, keepdim=True) - x[m]) / (int(m.sum()) - 1)
+    return {
+        name: float((x - ref).abs().mean())
+        for name, ref in (
+            ("flat", flat),
+            ("border", border),
+            ("dataset_mean", loo),
+            ("class_mean", cls),
+        )
+    }
+
+
+def retrieval_scores(
+    images: torch.Tensor, recon: torch.Tensor, predicted: torch.Tensor
+) -> tuple[float, float]:
+    """``(own_rank, top1)`` of ``recon`` against ``images`` (both ``[N, C, R, R]``), by mean L1:
+    ``own_rank`` = mean over i of the share of the other images of ``x_i``'s predicted class
+    (all other images if it is alone) that are farther from ``recon[i]`` than ``x_i`` is (ties
+    count half): 1 when each reconstruction is nearest to its own image, about ½ for class
+    templates or noise, whatever N. ``top1`` = share whose nearest image is their own."""
+    d = torch.cdist(recon.flatten(1).double(), images.flatten(1).double(), p=1)
+    n = len(images)
+    own = d.diagonal()[:, None]
+    others = ~torch.eye(n, dtype=torch.bool)
+    same = (predicted[:, None] == predicted[None, :]) & others
+    alone = same.sum(1) == 0
+    same[alone] = others[alone]
+    score = (d > own).double() + 0.5 * (d == own).double()
+    own_rank = (score * same).sum(1) / same.sum(1)
+    top1 = d.argmin(1) == torch.arange(n)
+    return float(own_rank.mean()), float(top1.double().mean())
+
+
+def different_class_donors(predicted: torch.Tensor) -> torch.Tensor:
+    """For each image the next one (cyclically) with another predicted class; −1 if none."""
+    n = len(predicted)
+    donors = torch.full((n,), -1, dtype=torch.long)
+    p = predicted.tolist()
+    for i in range(n):
+        for step in range(1, n):
+            j = (i + step) % n
+            if p[j] != p[i]:
+                donors[i] = j
+                break
+    return donors
+
+
+@torch.no_grad()
+def condition_swap(
+    generator,
+    classifier,
+    w: torch.Tensor,
+    c: torch.Tensor,
+    predicted: torch.Tensor,
+    donors: torch.Tensor,
+) -> float | None:
+    """Share of ``G(w_i, c_j)`` (``j = donors[i]`` ≥ 0) that ``classifier`` (logits) puts in
+    ``predicted[j]``; None when no image has a donor. Also the trainer's ``cond_flip``."""
+    ok = (donors >= 0).to(w.device)
+    if not bool(ok.any()):
+        return None
+    d = donors.to(w.device)[ok]
+    x = generator.generate(w[ok], c[d], noise_mode="const").clamp(-1, 1)
+    hit = classifier(x).float().argmax(1).cpu() == predicted.cpu()[d.cpu()]
+    return float(hit.double().mean())
+
+
+def concentration_check(run, w, c, donors, th: FitnessThresholds) -> Check:
+    """``condition_concentration`` (module docstring)."""
+    g = run.generator
+    ok = (donors >= 0).to(w.device)
+    space = g.style_space(include_rgb=False)
+    s = space.flatten([s_.float() for s_ in g.styles(w, c)]).cpu()
+    s_swap = space.flatten([s_.float() for s_ in g.styles(w[ok], c[donors.to(w.device)[ok]])])
+    change = (s_swap.cpu() - s[ok.cpu()]).abs().mean(0) / (s.std(0) + 1e-8)
+    k = max(10, math.ceil(0.01 * len(change)))
+    total = float(change.sum())
+    share = float(change.topk(min(k, len(change))).values.sum() / total) if total > 0 else 0.0
+    usage = g.condition_usage() if hasattr(g, "condition_usage") else {}
+    passed = share >= th.min_concentration
+    return Check(
+        share,
+        k / len(change),
+        passed,
+        PASSED if passed else FAILED,
+        required=False,
+        detail=f"top-{k} of {len(change)} style coordinates carry {share:.0%} of the "
+        "style change a condition swap makes",
+        extra={"top_k": k, "num_coords": len(change), **usage},
+    )
+
+
+def attribute_check(
+    run_dir: str | Path | None,
+    th: FitnessThresholds,
+    weights_mtime: float | None = None,
+    sufficiency: tuple[dict, float] | None = None,
+) -> Check:
+    """``attributes`` (module docstring): from the measured flip rates ``sufficiency =
+    ({"1": …, "10": …}, rate at k=0)`` when given (evaluate), else from
+    ``RUN/attfind/attributes.json``'s effects."""
+    if sufficiency is not None and sufficiency[0]:
+        rates, k0 = sufficiency
+        ks = sorted(int(k) for k, v in rates.items() if v is not None and int(k) <= 10)
+        if ks and k0 is not None:
+            gain = float(rates[str(ks[-1])]) - float(k0)
+            ok = gain >= th.min_attribute_flip
+            return Check(
+                gain,
+                0.0,
+                ok,
+                PASSED if ok else FAILED,
+                detail=f"sufficiency top-{ks[-1]} minus the rate with no edit",
+                extra={
+                    "k": ks[-1],
+                    "k0": float(k0),
+                    "threshold": th.min_attribute_flip,
+                    "measure": "flip rate",
+                },
+            )
+    path = Path(run_dir) / "attfind" / "attributes.json" if run_dir is not None else None
+    if path is None or not path.is_file():
+        return Check(None, None, None, NOT_RUN, detail="AttFind has not run on this run")
+    if weights_mtime is not None and path.stat().st_mtime < weights_mtime:
+        return Check(
+            None,
+            None,
+            None,
+            NOT_RUN,
+            detail="attfind/attributes.json is older than the weights: re-run AttFind",
+        )
+    try:
+        classes = json.loads(path.read_text())["classes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return Check(None, None, None, NOT_RUN, detail=f"{path} is unreadable")
+    per_class = {}
+    for c in classes:
+        attrs = c.get("attributes") or []
+        top = attrs[0] if attrs else {}
+        per_class[str(c.get("class"))] = {
+            "effect": float(top.get("effect", 0.0)),
+            "flipped": int(top.get("flipped", 0)),
+        }
+    if not per_class:
+        return Check(None, None, None, NOT_RUN, detail=f"{path} lists no classes")
+    effects = sorted(v["effect"] for v in per_class.values())
+    median = (
+        float(torch.tensor(effects).median())
+        if len(effects) % 2
+        else (0.5 * (effects[len(effects) // 2 - 1] + effects[len(effects) // 2]))
+    )
+    passed = median >= th.min_attribute_effect
+    return Check(
+        median,
+        0.0,
+        passed,
+        PASSED if passed else FAILED,
+        detail="median over classes of the top attribute's mean effect",
+        extra={"per_class": per_class},
+    )
+
+
+def factor_check(
+    on_real: dict[str, dict] | None, on_recon: dict[str, dict] | None, th: FitnessThresholds
+) -> Check:
+    """``factors`` from factor-probe errors on real images and on reconstructions (the
+    ``probe_errors`` dicts of :mod:`stylex.metrics.ground_truth`)."""
+    if not on_real or not on_recon:
+        return Check(
+            None,
+            None,
+            None,
+            NOT_RUN,
+            detail="no factor probe measured (data without known factors, or not evaluated yet)",
+        )
+    excess: dict[str, float] = {}
+    for name, r in on_real.items():
+        q = on_recon.get(name) or {}
+        if "accuracy" in r and "accuracy" in q:
+            excess[name] = float(r["accuracy"]) - float(q["accuracy"])
+        elif "normalised" in r and "normalised" in q:
+            excess[name] = float(q["normalised"]) - float(r["normalised"])
+    if not excess:
+        return Check(None, None, None, NOT_RUN, detail="no comparable factor errors")
+    worst = max(excess, key=excess.get)
+    passed = excess[worst] <= th.max_factor_excess
+    return Check(
+        excess[worst],
+        0.0,
+        passed,
+        PASSED if passed else FAILED,
+        detail=f"worst factor: {worst}",
+        extra={"per_factor": excess, "worst": worst},
+    )
+
+
+def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
+    """One cause per failed required check: what is wrong and what to do next."""
+    out = []
+    rec, ret = checks["reconstruction"], checks["retrieval"]
+    train_longer = "train longer (`stylex train --out RUN --resume --steps N`, a larger N)"
+    train_longer_ = "T" + train_longer[1:]
+    if rec.passed is False:
+        best = rec.extra.get("best_reference", "?")
+        out.append(
+            f"reconstructions are no better than a trivial image (L1 {rec.value:.3f} vs "
+            f"{rec.reference:.3f} for the {best} reference; needs ≤ {rec.extra['ratio']}×): "
+            f"the encoder has not learned to reconstruct the images. {train_longer_}"
+            ", or raise the reconstruction terms (--lambda-l1, --perceptual effnet with "
+            "--lambda-perc)"
+        )
+    if ret.passed is False:
+        out.append(
+            f"reconstructions are collapsed towards class templates: a reconstruction is closer "
+            f"to its own image than to another of its class only {ret.value:.0%} of the time "
+            f"(templates or noise ≈ 50%; {ret.extra['top1']:.0%} are nearest to their own image "
+            f"among {n}): the encoder ignores what tells images of a class apart. "
+            f"{train_longer_} with stronger reconstruction (--lambda-l1, --lambda-w,"
+            " --perceptual effnet); lower --lambda-cls / --lambda-cf if the classifier terms "
+            "dominate"
+        )
+    con, neu = checks["consistency"], checks["neutral_consistency"]
+    if con.passed is False:
+        out.append(
+            f"reconstructions lose the class (consistency {con.value:.2f}, chance "
+            f"{con.reference:.2f}): the generator does not reproduce what the classifier sees; "
+            f"{train_longer}, or raise --lambda-cls"
+        )
+    if neu.passed is False:
+        out.append(
+            f"class carried only by the condition: with the condition neutralised (the mean "
+            f"condition) {neu.value:.0%} of reconstructions keep their class (chance "
+            f"{neu.reference:.0%}) against {con.value:.0%} with it: the image content does not "
+            "carry the class, so attributes would explain the condition, not the image. Raise "
+            "the reconstruction terms (--lambda-l1, --lambda-w) and train longer; lower "
+            "--lambda-cf / --cond-sparsity; compare with a --baseline run"
+        )
+    att = checks["attributes"]
+    if att.passed is False:
+        what = (
+            "top-10 flip rate over no edit"
+            if att.extra.get("measure") == "flip rate"
+            else "median top effect"
+        )
+        out.append(
+            f"attributes barely move the classifier ({what} {att.value:.4f} < "
+            f"{att.extra.get('threshold')}): there is nothing to show. Fix the checks "
+            "above first; with a sound run, class-sparse conditioning (--cond-sparsity 20 "
+            "--lambda-cf 1) makes the condition enter StyleSpace through few coordinates"
+        )
+    fac = checks["factors"]
+    if fac.passed is False:
+        out.append(
+            f"reconstructions lose the generating factor '{fac.extra['worst']}' (probe error "
+            f"+{fac.value:.2f} over the real images): {train_longer}, or raise --lambda-l1 / "
+            "--lambda-perc"
+        )
+    return out
+
+
+def fitness_warnings(checks: dict[str, Check], cond_sparsity: float = 0.0) -> list[str]:
+    """One warning per failed advisory check."""
+    conc = checks["condition_concentration"]
+    if conc.passed is not False:
+        return []
+    fix = (
+        f"raise --cond-sparsity (now {cond_sparsity:g})"
+        if cond_sparsity > 0
+        else "class-sparse conditioning (--cond-sparsity 20 --lambda-cf 1) concentrates it"
+    )
+    return [
+        f"the condition's influence is spread over StyleSpace (top-{conc.extra['top_k']} of "
+        f"{conc.extra['num_coords']} coordinates carry {conc.value:.0%}): single-coordinate "
+        f"attributes may be weak; {fix}"
+    ]

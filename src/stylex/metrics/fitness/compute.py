@@ -1,0 +1,196 @@
+"""``compute_fitness``: the verdict of a run on held-out images."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from stylex.metrics.fitness.checks import (
+    attribute_check,
+    concentration_check,
+    condition_swap,
+    different_class_donors,
+    factor_check,
+    fitness_causes,
+    fitness_warnings,
+    retrieval_scores,
+    trivial_references,
+)
+from stylex.metrics.fitness.verdict import (
+    FAILED,
+    INFO,
+    NOT_APPLICABLE,
+    PASSED,
+    Check,
+    Fitness,
+    FitnessThresholds,
+)
+
+
+def _batched(fn, n: int, batch: int) -> list:
+    return [fn(a, min(n, a + batch)) for a in range(0, n, batch)]
+
+
+def _held_out(run, num_images: int) -> torch.Tensor:
+    data = run.dataset("val")
+    if len(data) < 2:
+        data = run.dataset("all")
+    return data.float_images(torch.arange(min(num_images, len(data))))
+
+
+@torch.no_grad()
+def compute_fitness(
+    run,
+    images: torch.Tensor | None = None,
+    *,
+    num_images: int = 128,
+    batch: int = 64,
+    thresholds: FitnessThresholds | None = None,
+    recon: torch.Tensor | None = None,
+    real_probs: torch.Tensor | None = None,
+    factor_errors: tuple[dict, dict] | None = None,
+    sufficiency: tuple[dict, float] | None = None,
+    attfind_dir: str | Path | None = None,
+) -> Fitness:
+    """The verdict for ``run`` (a :class:`~stylex.run.Run`, or anything with its
+    ``reconstruct``, ``probs``, ``encode``, ``generator``, ``classifier``, ``baseline``, ``path``)
+    on ``images [N, C, R, R]`` in [-1, 1] (default: the first ``num_images`` held-out images).
+
+    ``recon`` / ``real_probs``: already computed reconstructions ``[N, C, R, R]`` and real
+    probabilities ``[N, K]`` (evaluate passes its own). ``factor_errors``: ``(on_real,
+    on_recon)`` factor-probe errors when already measured; ``sufficiency``: ``(flip rate per
+    k, rate at k=0)`` when already measured. ``attfind_dir``: the run folder whose
+    ``attfind/attributes.json`` is read (default ``run.path``)."""
+    from stylex.metrics.consistency import probs_all, reconstruct_all
+
+    t0 = time.perf_counter()
+    th = thresholds or FitnessThresholds()
+    if images is None:
+        images = _held_out(run, num_images)
+    images = images.float().cpu()
+    n = len(images)
+    if n < 2:
+        raise ValueError(f"the fitness verdict needs at least 2 images, got {n}")
+    real_p = probs_all(run, images, batch) if real_probs is None else real_probs.float().cpu()
+    recon = reconstruct_all(run, images, batch) if recon is None else recon.float().cpu()
+    pred = real_p.argmax(1)
+    k = int(pred.unique().numel())  # classes present
+    maj = float(pred.bincount().max()) / n
+    checks: dict[str, Check] = {}
+
+    refs = trivial_references(images, pred)
+    best = min(refs, key=refs.get)
+    l1 = float((images.double() - recon.double()).abs().mean())
+    ok = l1 <= th.recon_ratio * refs[best]
+    checks["reconstruction"] = Check(
+        l1,
+        refs[best],
+        ok,
+        PASSED if ok else FAILED,
+        detail=f"L1(x, x') vs the best trivial reconstruction ({best})",
+        extra={"references": refs, "best_reference": best, "ratio": th.recon_ratio},
+    )
+    ret, top1 = retrieval_scores(images, recon, pred)
+    ok = ret >= th.min_retrieval
+    checks["retrieval"] = Check(
+        ret,
+        0.5,
+        ok,
+        PASSED if ok else FAILED,
+        detail="how often a reconstruction is closer to its own image "
+        "than to another image of its class",
+        extra={"top1": top1, "top1_chance": 1 / n},
+    )
+    rec_pred = probs_all(run, recon, batch).argmax(1)
+    cons = float((rec_pred == pred).double().mean())
+    ok = cons >= th.min_consistency
+    checks["consistency"] = Check(
+        cons,
+        maj,
+        ok,
+        PASSED if ok else FAILED,
+        detail="share of reconstructions with the real image's class",
+    )
+
+    conditioned = not getattr(run, "baseline", False) and run.generator.config.cond_dim > 0
+    if conditioned:
+        wc = _batched(lambda a, b: run.encode(images[a:b]), n, batch)
+        w, c = torch.cat([p[0] for p in wc]), torch.cat([p[1] for p in wc])
+        c_bar = c.mean(0, keepdim=True)
+
+        def neutral(a, b):
+            x = run.generator.generate(w[a:b], c_bar.expand(b - a, -1), noise_mode="const")
+            return run.probs(x.clamp(-1, 1)).argmax(1).cpu()
+
+        nc = float((torch.cat(_batched(neutral, n, batch)) == pred).double().mean())
+        if maj < 1:
+            kappa = (nc - maj) / (1 - maj)
+            ok = kappa >= th.min_neutral_kappa
+            checks["neutral_consistency"] = Check(
+                nc,
+                maj,
+                ok,
+                PASSED if ok else FAILED,
+                detail="class share kept under the mean condition",
+                extra={"kappa": kappa},
+            )
+        else:  # one predicted class: a constant reconstruction scores 1, nothing to tell
+            checks["neutral_consistency"] = Check(
+                nc, maj, None, NOT_APPLICABLE, detail="all images have the same predicted class"
+            )
+        donors = different_class_donors(pred)
+        valid = int((donors >= 0).sum())
+        if valid:
+            parts = _batched(
+                lambda a, b: (
+                    condition_swap(run.generator, run.classifier, w[a:b], c, pred, donors[a:b]),
+                    int((donors[a:b] >= 0).sum()),
+                ),
+                n,
+                batch,
+            )
+            follow = sum(s * m for s, m in parts if s is not None) / valid
+            checks["swap_follow"] = Check(
+                follow,
+                1 / max(k, 1),
+                None,
+                INFO,
+                required=False,
+                detail="share following another class's condition",
+            )
+            checks["condition_concentration"] = concentration_check(run, w, c, donors, th)
+        else:
+            na = Check(
+                None,
+                None,
+                None,
+                NOT_APPLICABLE,
+                required=False,
+                detail="all images have the same predicted class",
+            )
+            checks["swap_follow"], checks["condition_concentration"] = na, na
+    else:
+        for name in ("neutral_consistency", "swap_follow", "condition_concentration"):
+            checks[name] = Check(
+                None,
+                None,
+                None,
+                NOT_APPLICABLE,
+                required=name.startswith("n"),
+                detail="baseline run: the generator has no condition",
+            )
+
+    run_dir = Path(attfind_dir) if attfind_dir is not None else getattr(run, "path", None)
+    wpath = Path(run_dir) / "generator.safetensors" if run_dir is not None else None
+    mtime = wpath.stat().st_mtime if wpath is not None and wpath.is_file() else None
+    checks["attributes"] = attribute_check(run_dir, th, mtime, sufficiency)
+    checks["attributes"].extra.setdefault("threshold", th.min_attribute_effect)
+    checks["factors"] = factor_check(*(factor_errors or (None, None)), th)
+
+    causes = fitness_causes(checks, n)
+    fit = not any(c.required and c.passed is False for c in checks.values())
+    sparsity = float((getattr(run, "config", None) or {}).get("train", {}).get("cond_sparsity", 0))
+    warnings = fitness_warnings(checks, sparsity)
+    return Fitness(fit, causes, checks, warnings, n, time.perf_counter() - t0, th)
