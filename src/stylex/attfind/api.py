@@ -221,6 +221,8 @@ class AttFind:
         method: ``"fast"`` (default) or ``"reference"`` (the plain loop, for checking).
         temperature: effects are measured on ``softmax(logits / temperature)`` (default 1, the
             paper's Δ); > 1 for saturated classifiers (:class:`TemperedClassifier`).
+        classifier: measure the effects with this classifier instead of the run's (same data
+            contract; the run's own still conditions the generator): :mod:`stylex.attfind.other`.
     """
 
     def __init__(
@@ -233,6 +235,7 @@ class AttFind:
         images_per_chunk: int = 16,
         method: str = "fast",
         temperature: float = 1.0,
+        classifier=None,
     ):
         if not temperature > 0:
             raise StylexError(f"temperature must be > 0, got {temperature}")
@@ -249,7 +252,7 @@ class AttFind:
         self.method = method
         self.generator = run.generator.eval()
         self.temperature = float(temperature)
-        self.classifier = run.classifier.eval()
+        self.classifier = (run.classifier if classifier is None else classifier).eval()
         if self.temperature != 1.0:
             self.classifier = TemperedClassifier(self.classifier, self.temperature).eval()
         self.space = self.generator.style_space(include_rgb=self.include_rgb)

@@ -80,6 +80,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--split", default="val", choices=["val", "train", "all"])
     p.add_argument("--out", default=None, help="output folder (default RUN/attfind)")
+    p.add_argument(
+        "--classifier",
+        default=None,
+        help="explain this classifier (same data contract) in the run's StyleSpace instead of "
+        "the run's own; writes RUN/attfind-<name>/ (stylex evaluate compares the two)",
+    )
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -91,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
     if args.num_images < 1 or args.top_k < 1:
         raise StylexError("--num-images and --top-k must be ≥ 1")
     run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
+    other, out = None, Path(args.run) / "attfind"
+    if args.classifier:
+        from stylex.attfind.other import load_other_classifier
+
+        other, out = load_other_classifier(run_, args.classifier)
+    out = Path(args.out) if args.out else out
     main = int(os.environ.get("RANK", "0")) == 0
     af = AttFind(
         run_,
@@ -100,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         progress=not args.no_progress and main,
         images_per_chunk=args.images_per_chunk,
+        classifier=other,
     )
-    out = Path(args.out) if args.out else Path(args.run) / "attfind"
     result = af.attribute(
         num_images=args.num_images,
         top_k=args.top_k,
@@ -116,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
         resume=not args.no_resume,
     )
     if main:
+        if other is not None:
+            from stylex.attfind.other import save_other_classifier
+
+            result.config["classifier"] = args.classifier
+            save_other_classifier(args.classifier, out)
         result.save(out)
         cfg = result.config
         mode = "screening" if args.screen else "exact"
