@@ -22,6 +22,9 @@ counts them). With a baseline on the same data both runs are measured on the sam
                            N training images, the floor at this N
 ``ground_truth``           only for data with factors: ``precision_top5``, ``recall_top10``,
                            per-attribute factor changes, probe quality
+``counterfactual``         the field's metrics per explainer (flip rate, COUT, proximity,
+                           split FD, minimality; gradient baseline with ``compare``):
+                           :mod:`stylex.metrics.field`
 =========================  ==================================================================
 
 plus ``run``, ``class_names``, ``images``, ``attfind`` (its settings), ``definitions`` and
