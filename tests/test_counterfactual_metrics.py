@@ -167,14 +167,16 @@ def test_gradient_baseline_flips_a_linear_classifier_on_a_toy_generator():
     a = torch.randn(pixels, d) * 0.05
     weight = torch.randn(2, pixels)
 
-    def decode(w):
-        return (w @ a.T).view(-1, 1, 4, 4)  # stays well inside [-1, 1]
+    offset = torch.randn(8, pixels) * 0.05  # per-image context (like a fixed condition)
+
+    def decode(w, rows):  # rows: which images are decoded (those still moving)
+        return (w @ a.T + offset[rows]).view(-1, 1, 4, 4)  # well inside [-1, 1]
 
     def classifier(img):
         return img.flatten(1) @ weight.T
 
     w0 = torch.randn(8, d)
-    margin0 = classifier(decode(w0))  # [8, 2]
+    margin0 = classifier(decode(w0, torch.arange(8)))  # [8, 2]
     target = margin0.argmin(1)  # the class each image is *not*
     step = 0.1
     res = gradient_counterfactuals(decode, classifier, w0, target, step, max_steps=500)

@@ -49,7 +49,7 @@ class GradientCounterfactuals:
 
 
 def gradient_counterfactuals(
-    decode: Callable[[torch.Tensor], torch.Tensor],
+    decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     classifier: Callable[[torch.Tensor], torch.Tensor],
     latents: torch.Tensor,
     target: torch.Tensor,
@@ -59,7 +59,9 @@ def gradient_counterfactuals(
     """Normalised gradient ascent on ``log p_t`` in latent space (module docstring).
 
     Args:
-        decode: latents ``[B, D]`` → images ``[B, C, R, R]`` in [-1, 1], differentiable.
+        decode: ``(latents [B, D], rows [B])`` → images ``[B, C, R, R]`` in [-1, 1],
+            differentiable; ``rows`` are the latents' positions among the N (for per-image
+            context such as a fixed condition).
         classifier: images → logits ``[B, K]``, differentiable w.r.t. its input.
         latents: ``[N, D]`` starting points; ``target``: ``[N]`` class indices.
         step_size: ``η``, the length of every step in latent units.
@@ -79,7 +81,7 @@ def gradient_counterfactuals(
             break
         x = lat[active].requires_grad_(True)
         with torch.enable_grad():
-            img = decode(x).clamp(-1, 1)
+            img = decode(x, active).clamp(-1, 1)
             logp = torch.log_softmax(classifier(img).float(), dim=1)
             hit = logp.argmax(1) == target[active]
             if images is None:
@@ -149,12 +151,13 @@ def run_gradient_baseline(
 
         if space == "w":
 
-            def decode(x, c_b=c_b):
-                return g.generate(x, c_b, noise_mode="const")
+            def decode(x, rows, c_b=c_b):
+                return g.generate(x, None if c_b is None else c_b[rows], noise_mode="const")
         else:
 
-            def decode(x, template=template):
-                return g.synthesize(full.unflatten(x, template), noise_mode="const")
+            def decode(x, rows, template=template):
+                sub = [t[rows] for t in template]
+                return g.synthesize(full.unflatten(x, sub), noise_mode="const")
 
         res = gradient_counterfactuals(decode, run.classifier, lat0[sl], target[sl], eta, max_steps)
         parts.append(res)
