@@ -344,9 +344,16 @@ def evaluate(
     shared = _shared_real(run, sub, images, batch, train_data)
 
     def probe_for(r, d, train_source):
-        return load_or_train_probe(d, r.path, train_source=train_source, seed=probe_seed,
-                                   steps=probe_steps, num_train=probe_images, device=r.device,
-                                   progress=progress)
+        return load_or_train_probe(
+            d,
+            r.path,
+            train_source=train_source,
+            seed=probe_seed,
+            steps=probe_steps,
+            num_train=probe_images,
+            device=r.device,
+            progress=progress,
+        )
 
     probe = probe_info = None
     if sub.factors is not None:
@@ -405,11 +412,23 @@ def evaluate(
         from stylex.metrics.field import run_field_metrics
 
         run_field_metrics(
-            result, run, attfinds[0], sub, images, shared["real_features"], probe,
+            result,
+            run,
+            attfinds[0],
+            sub,
+            images,
+            shared["real_features"],
+            probe,
             baseline=baseline if same_data else None,
             baseline_attfind=attfinds[1] if baseline is not None else None,
-            num_images=cf_images, compare=compare, max_k=max_k, perceptual=perceptual,
-            batch=batch, seed=seed, progress=progress, **(cf_options or {}),
+            num_images=cf_images,
+            compare=compare,
+            max_k=max_k,
+            perceptual=perceptual,
+            batch=batch,
+            seed=seed,
+            progress=progress,
+            **(cf_options or {}),
         )
     result["definitions"] = DEFINITIONS
     result["seconds"]["total"] = time.perf_counter() - t_start

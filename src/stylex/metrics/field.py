@@ -17,7 +17,9 @@ Images: the first ``num_images`` (default 64) of evaluate's held-out images. Per
 source ``s`` is the class the classifier predicts on the real image and the target ``t`` its
 runner-up (for two classes: the other class), the same for every explainer and run. The
 *original* of a counterfactual is the run's reconstruction ``G(E(x))`` (constant noise), as in
-AttFind; a reconstruction already predicted ``t`` is its own counterfactual (0 attributes).
+AttFind; a reconstruction already predicted ``t`` is its own counterfactual (0 attributes):
+``already_target`` is that share (it counts in ``flip_rate``; read the two together, as
+sufficiency against ``sufficiency_k0``).
 COUT uses the correctly classified images (``s`` = the label); minimality the flipped ones.
 """
 
@@ -216,8 +218,15 @@ def score_counterfactuals(
         if ok.numel()
         else torch.zeros(0)
     )
+    orig_p = torch.cat(
+        [
+            class_probs(classifier, originals[a : a + batch].to(dev)).cpu()
+            for a in range(0, len(originals), batch)
+        ]
+    )
     out: dict[str, Any] = {
         "flip_rate": flip_rate(cf.probs, target),
+        "already_target": flip_rate(orig_p, target),
         "attributes_needed": mean(needed) if cf.needed is not None else None,
         "cout": mean(c),
         "cout_images": int(ok.numel()),

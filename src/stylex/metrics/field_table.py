@@ -33,6 +33,7 @@ def field_columns(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 FIELD_ROWS = (
     ("flip rate", "flip_rate", 3),
+    ("reconstruction already target", "already_target", 3),
     ("attributes/steps needed", "attributes_needed", 2),
     ("COUT (correct images)", "cout", 3),
     ("proximity L1 ([-1,1])", "proximity_l1", 4),
