@@ -17,9 +17,10 @@ Images: the first ``num_images`` (default 64) of evaluate's held-out images. Per
 source ``s`` is the class the classifier predicts on the real image and the target ``t`` its
 runner-up (for two classes: the other class), the same for every explainer and run. The
 *original* of a counterfactual is the run's reconstruction ``G(E(x))`` (constant noise), as in
-AttFind; a reconstruction already predicted ``t`` is its own counterfactual (0 attributes):
-``already_target`` is that share (it counts in ``flip_rate``; read the two together, as
-sufficiency against ``sufficiency_k0``).
+AttFind. A reconstruction already predicted ``t`` needs no counterfactual: ``already_target``
+is that share, and every other number is over the remaining ``num_images`` images (of
+``num_images_total``), except the split FD, which compares all N real images with all N
+counterfactuals (a reconstruction already of class ``t`` standing for its own).
 COUT uses the correctly classified images (``s`` = the label); minimality the flipped ones.
 """
 
@@ -198,51 +199,52 @@ def score_counterfactuals(
     """Every field metric of one explainer's counterfactuals (all tensors over the same N
     images; ``originals`` the reconstructions, ``orig_styles [N, S]`` their flat styles,
     ``style_scale [S]`` the coordinates' spread, ``correct [N]`` bool: real image predicted as
-    its label). Returns the entry of ``metrics.json["counterfactual"]``."""
+    its label). Images whose reconstruction is already the target are left out of all but
+    ``already_target`` and the split FD (module docstring). Returns the entry of
+    ``metrics.json["counterfactual"]``."""
     from stylex.perceptual import embed
 
     t0 = time.perf_counter()
     dev = torch.device(device) if device is not None else torch.device("cpu")
-    flipped = cf.probs.argmax(1) == target
-    needed = cf.needed[flipped] if cf.needed is not None else torch.zeros(0)
-    ok = correct.nonzero().flatten()
-    c = (
-        cout(
-            classifier,
-            originals[ok].to(dev),
-            cf.images[ok].to(dev),
-            source[ok],
-            target[ok],
-            batch=batch * 4,
-        )
-        if ok.numel()
-        else torch.zeros(0)
-    )
     orig_p = torch.cat(
         [
             class_probs(classifier, originals[a : a + batch].to(dev)).cpu()
             for a in range(0, len(originals), batch)
         ]
     )
+    need = orig_p.argmax(1) != target  # images whose reconstruction is not already the target
+    rows = need.nonzero().flatten()
+    x, x_cf, t = originals[rows], cf.images[rows], target[rows]
+    flipped = cf.probs[rows].argmax(1) == t
+    needed = cf.needed[rows][flipped] if cf.needed is not None else torch.zeros(0)
+    ok = (correct[rows]).nonzero().flatten()
+    c = (
+        cout(classifier, x[ok].to(dev), x_cf[ok].to(dev), source[rows][ok], t[ok], batch=batch * 4)
+        if ok.numel()
+        else torch.zeros(0)
+    )
     out: dict[str, Any] = {
-        "flip_rate": flip_rate(cf.probs, target),
-        "already_target": flip_rate(orig_p, target),
+        "flip_rate": flip_rate(cf.probs[rows], t),
+        "already_target": 1.0 - float(need.double().mean()),
         "attributes_needed": mean(needed) if cf.needed is not None else None,
         "cout": mean(c),
         "cout_images": int(ok.numel()),
-        "proximity_l1": mean(proximity_l1(originals, cf.images)),
+        "proximity_l1": mean(proximity_l1(x, x_cf)),
         "proximity_perceptual": (
-            mean(proximity_perceptual(originals, cf.images, batch, dev)) if perceptual else None
+            mean(proximity_perceptual(x, x_cf, batch, dev)) if perceptual else None
         ),
-        "style_coords_changed": mean(style_sparsity(orig_styles, cf.styles, style_scale).double()),
+        "style_coords_changed": mean(
+            style_sparsity(orig_styles[rows], cf.styles[rows], style_scale).double()
+        ),
         **split_fd(real_features, embed(cf.images, batch=batch, device=dev), seed=seed),
-        "num_images": int(len(target)),
+        "num_images": int(len(rows)),
+        "num_images_total": int(len(target)),
     }
     if probe is not None and label_factors:
         f = flipped.nonzero().flatten()
         if f.numel():
-            before = probe.predict(originals[f].to(dev))
-            after = probe.predict(cf.images[f].to(dev))
+            before = probe.predict(x[f].to(dev))
+            after = probe.predict(x_cf[f].to(dev))
             ch = factor_changes(probe, before, after)
         else:
             ch = {}

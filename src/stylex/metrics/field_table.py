@@ -59,7 +59,8 @@ def format_field_table(metrics: dict[str, Any]) -> str:
     head = f"{'counterfactual metric':<30}" + "".join(f"{lab:>{width}}" for lab, _ in cols)
     n = (metrics.get("counterfactual") or {}).get("settings", {}).get("num_images")
     lines = [
-        f"counterfactual metrics on {n} held-out images (each toward its runner-up class)",
+        f"counterfactual metrics on {n} held-out images (each toward its runner-up class; "
+        "those whose reconstruction is already the target only count in that row)",
         head,
         "-" * len(head),
     ]

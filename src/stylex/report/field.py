@@ -15,7 +15,8 @@ from stylex.metrics.field_table import FIELD_ROWS, field_columns
 
 DESCRIPTIONS = {
     "flip_rate": "share of counterfactuals the classifier assigns to the target class (↑)",
-    "already_target": "share whose reconstruction is already the target (counted as flipped)",
+    "already_target": "share whose reconstruction is already the target: left out of the "
+    "other rows except split FD",
     "attributes_needed": "mean attributes (gradient: steps) applied when it flipped (↓)",
     "cout": "COUT (C3LT/ACE): AUC p(target) − AUC p(source) while pasting the "
     "counterfactual's most changed pixels first, 50 steps; correctly classified images; "
