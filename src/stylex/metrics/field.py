@@ -402,7 +402,7 @@ def run_field_metrics(
     baseline=None,
     baseline_attfind=None,
     num_images: int = DEFAULT_CF_IMAGES,
-    alignment_k: int = 5,
+    alignment_k: int = 10,
     **kw,
 ) -> dict[str, Any]:
     """Add the field metrics to ``result`` (evaluate's ``metrics.json`` content): the run's

@@ -76,9 +76,10 @@ def format_field_table(metrics: dict[str, Any]) -> str:
         fa = a.get("flip_alignment", {})
         lines.append(
             f"classifier {name!r} vs the run's: top-5 overlap {_f(a.get('overlap_top5'))}, "
-            f"top-10 {_f(a.get('overlap_top10'))}; an attribute that flips the run's classifier "
-            f"flips it {_f(fa.get('a_to_b'))} (chance {_f(fa.get('chance_b'))}), and back "
-            f"{_f(fa.get('b_to_a'))} (chance {_f(fa.get('chance_a'))})"
+            f"top-10 {_f(a.get('overlap_top10'))}; the run classifier's counterfactuals flip it "
+            f"{_f(fa.get('a_to_b'))} (of {fa.get('counts_a_edits', {}).get('a_flips', 0)}), its "
+            f"counterfactuals flip the run's {_f(fa.get('b_to_a'))} "
+            f"(of {fa.get('counts_b_edits', {}).get('a_flips', 0)})"
         )
     return "\n".join(lines)
 

@@ -97,18 +97,21 @@ def field_section(metrics: dict[str, Any] | None) -> str:
             arows.append(
                 f"<tr><td>{escape(name)}</td><td>{_fmt(a.get('overlap_top5'), 3)}</td>"
                 f"<td>{_fmt(a.get('overlap_top10'), 3)}</td><td>{_fmt(fa.get('a_to_b'), 3)}"
-                f" ({_fmt(fa.get('chance_b'), 3)})</td><td>{_fmt(fa.get('b_to_a'), 3)}"
-                f" ({_fmt(fa.get('chance_a'), 3)})</td></tr>"
+                f" (of {fa.get('counts_a_edits', {}).get('a_flips', 0)})</td>"
+                f"<td>{_fmt(fa.get('b_to_a'), 3)}"
+                f" (of {fa.get('counts_b_edits', {}).get('a_flips', 0)})</td></tr>"
             )
         html += (
             "<h3>Another classifier in this StyleSpace</h3>"
             '<table class="data"><tr><th>classifier</th><th>top-5 overlap</th>'
-            "<th>top-10 overlap</th><th>run's attributes flip it too (chance)</th>"
-            "<th>its attributes flip the run's (chance)</th></tr>" + "".join(arows) + "</table>"
+            "<th>top-10 overlap</th><th>the run's counterfactuals flip it too</th>"
+            "<th>its counterfactuals flip the run's</th></tr>" + "".join(arows) + "</table>"
             '<p class="note">Overlap: share of the run classifier\'s top-k attributes per class '
-            "that the other classifier's AttFind also ranks top-k. Flip alignment: among single "
-            "attribute edits that flip one classifier to the class, the share that make the "
-            "other predict it too; chance: the same share over all those edits.</p>"
+            "that the other classifier's AttFind also ranks top-k. Counterfactual alignment: a "
+            "classifier's counterfactual of an image is the shortest prefix of its top-10 "
+            "attributes of a class that makes it predict the class (images neither classifier "
+            "already assigns to it); the share of those the other classifier also assigns to "
+            "the class (of how many counterfactuals).</p>"
         )
     return html
 
