@@ -29,59 +29,32 @@ class Task:
 
 
 TASKS = {
-    "fashion-mnist": Task(
-        "fashion-mnist",
-        "fashion-mnist:sneaker,ankle-boot",
-        "fashion-mnist",
-        "fashion-mnist-baseline",
-        "Fashion-MNIST sneaker vs ankle boot, 32 px grey",
-    ),
-    "shapes": Task(
-        "shapes",
-        "shapes",
-        "shapes",
-        "shapes-baseline",
-        "synthetic shapes, label = hue < 0.5 (known factors), 32 px RGB",
-    ),
+    "fashion-mnist": Task("fashion-mnist", "fashion-mnist:sneaker,ankle-boot", "fashion-mnist",
+                          "fashion-mnist-baseline",
+                          "Fashion-MNIST sneaker vs ankle boot, 32 px grey"),
+    "shapes": Task("shapes", "shapes", "shapes", "shapes-baseline",
+                   "synthetic shapes, label = hue < 0.5 (known factors), 32 px RGB"),
     "mnist": Task("mnist", "mnist:3,8", None, None, "MNIST 3 vs 8, 32 px grey (trains)"),
 }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--task",
-        default="fashion-mnist",
-        choices=sorted(TASKS),
-        help="built-in task (default fashion-mnist: sneaker vs ankle boot)",
-    )
-    p.add_argument(
-        "--train",
-        action="store_true",
-        help="train the classifier and the StylEx model from scratch instead of "
-        "using the shipped pretrained run",
-    )
+    p.add_argument("--task", default="fashion-mnist", choices=sorted(TASKS),
+                   help="built-in task (default fashion-mnist: sneaker vs ankle boot)")
+    p.add_argument("--train", action="store_true",
+                   help="train the classifier and the StylEx model from scratch instead of "
+                   "using the shipped pretrained run")
     p.add_argument("--out", default=None, help="output folder (default runs/demo-TASK)")
-    p.add_argument(
-        "--train-minutes",
-        type=float,
-        default=8.0,
-        help="wall-time budget for --train (default 8 minutes)",
-    )
+    p.add_argument("--train-minutes", type=float, default=8.0,
+                   help="wall-time budget for --train (default 8 minutes)")
     p.add_argument("--num-images", type=int, default=128, help="AttFind images (default 128)")
     p.add_argument("--top-k", type=int, default=10)
-    p.add_argument(
-        "--eval-images", type=int, default=256, help="held-out images for the metrics (default 256)"
-    )
-    p.add_argument(
-        "--exact",
-        action="store_true",
-        help="exact AttFind over all coordinates (slower) instead of screening",
-    )
-    p.add_argument(
-        "--no-baseline",
-        action="store_true",
-        help="skip the baseline comparison even where a baseline run is shipped",
-    )
+    p.add_argument("--eval-images", type=int, default=256,
+                   help="held-out images for the metrics (default 256)")
+    p.add_argument("--exact", action="store_true",
+                   help="exact AttFind over all coordinates (slower) instead of screening")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the baseline comparison even where a baseline run is shipped")
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
 
@@ -90,15 +63,8 @@ def _stage(msg: str) -> None:
     print(f"\n== {msg}", flush=True)
 
 
-def _materialise_run(
-    task: Task,
-    name: str | None,
-    dest: Path,
-    train: bool,
-    minutes: float,
-    device: str,
-    baseline: bool = False,
-) -> Path:
+def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minutes: float,
+                     device: str, baseline: bool = False) -> Path:
     """A StylEx run folder at ``dest``: copied from the shipped pretrained run, or trained."""
     if not train and name is not None and (PRETRAINED_DIR / name / "config.json").is_file():
         print(f"using the pretrained run {PRETRAINED_DIR / name} (stylex demo --train retrains)")
@@ -115,23 +81,10 @@ def _materialise_run(
         res = train_classifier(load_dataset(task.data, resolution=32), clf, device=device)
         print(f"classifier validation accuracy: {res['val_accuracy']:.2%}")
     _stage(f"training {'the baseline' if baseline else 'StylEx'} for {minutes:g} minutes")
-    tc = TrainConfig(
-        steps=100_000,
-        batch=16,
-        baseline=baseline,
-        checkpoint_every=200,
-        sample_every=200,
-        eval_every=200,
-    )
-    tr = create_run(
-        dest,
-        task.data,
-        str(clf),
-        resolution=32,
-        train=tc,
-        size=ModelSize(channel_max=128, w_dim=128),
-        device=device,
-    )
+    tc = TrainConfig(steps=100_000, batch=16, baseline=baseline, checkpoint_every=200,
+                     sample_every=200, eval_every=200)
+    tr = create_run(dest, task.data, str(clf), resolution=32, train=tc,
+                    size=ModelSize(channel_max=128, w_dim=128), device=device)
     tr.train(time_limit_s=minutes * 60)
     return dest
 
@@ -156,29 +109,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"stylex demo: {task.description}")
 
     _stage("StylEx model")
-    run_dir = _materialise_run(
-        task, task.pretrained, out, args.train, args.train_minutes, args.device
-    )
+    run_dir = _materialise_run(task, task.pretrained, out, args.train, args.train_minutes,
+                               args.device)
     base_dir = None
     if with_baseline:
         _stage("baseline model (StyleGAN2 + encoder trained without the classifier)")
-        base_dir = _materialise_run(
-            task, task.baseline, base_out, False, args.train_minutes, args.device, baseline=True
-        )
+        base_dir = _materialise_run(task, task.baseline, base_out,
+                                    False, args.train_minutes, args.device, baseline=True)
     if base_dir is not None and not (base_dir / "config.json").is_file():
         base_dir = None
 
     for d in [run_dir] + ([base_dir] if base_dir else []):
         _stage(f"AttFind on {d}")
         r = Run.load(d, device=args.device)
-        result = AttFind(r).attribute(
-            num_images=args.num_images, top_k=args.top_k, screen=not args.exact
-        )
+        result = AttFind(r).attribute(num_images=args.num_images, top_k=args.top_k,
+                                      screen=not args.exact)
         result.save(d / "attfind")
         print(result.table(top=5))
 
     _stage("evaluate")
-    metrics = evaluate(run_dir, baseline=base_dir, device=args.device, num_images=args.eval_images)
+    metrics = evaluate(run_dir, baseline=base_dir, device=args.device,
+                       num_images=args.eval_images)
     print(format_table(metrics))
 
     _stage("report")

@@ -64,22 +64,16 @@ class Run:
     device: torch.device
 
     @classmethod
-    def load(
-        cls,
-        run_dir: str | Path,
-        device: str | torch.device | None = None,
-        discriminator: bool = True,
-    ) -> Run:
+    def load(cls, run_dir: str | Path, device: str | torch.device | None = None,
+             discriminator: bool = True) -> Run:
         from stylex.classifier import load_classifier
 
         run_dir = Path(run_dir)
         cfg = read_run_config(run_dir)
         dev = resolve_device(device)
         if not (run_dir / "generator.safetensors").is_file():
-            raise RunError(
-                f"{run_dir} has no trained weights yet (generator.safetensors missing)"
-                " — train it with `stylex train`, or --resume an interrupted run"
-            )
+            raise RunError(f"{run_dir} has no trained weights yet (generator.safetensors missing)"
+                           " — train it with `stylex train`, or --resume an interrupted run")
         g = Generator.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
         e = Encoder.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
         d = None
@@ -107,9 +101,8 @@ class Run:
         from stylex.data import load_dataset
 
         d = self.config["data"]
-        ds = load_dataset(
-            d["spec"], resolution=d["resolution"], channels=d["channels"], seed=d.get("seed", 0)
-        )
+        ds = load_dataset(d["spec"], resolution=d["resolution"], channels=d["channels"],
+                          seed=d.get("seed", 0))
         if split == "all":
             return ds
         train, val = ds.split(d.get("val_fraction", 0.1), seed=d.get("seed", 0))

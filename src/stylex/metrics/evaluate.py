@@ -344,16 +344,9 @@ def evaluate(
     shared = _shared_real(run, sub, images, batch, train_data)
 
     def probe_for(r, d, train_source):
-        return load_or_train_probe(
-            d,
-            r.path,
-            train_source=train_source,
-            seed=probe_seed,
-            steps=probe_steps,
-            num_train=probe_images,
-            device=r.device,
-            progress=progress,
-        )
+        return load_or_train_probe(d, r.path, train_source=train_source, seed=probe_seed,
+                                   steps=probe_steps, num_train=probe_images, device=r.device,
+                                   progress=progress)
 
     probe = probe_info = None
     if sub.factors is not None:

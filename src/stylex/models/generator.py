@@ -83,22 +83,16 @@ class ConvLayer(StyleLayer):
 
     kind = "conv"
 
-    def __init__(
-        self, affine_in: int, in_ch: int, out_ch: int, resolution: int, upsample: bool, modconv: str
-    ):
+    def __init__(self, affine_in: int, in_ch: int, out_ch: int, resolution: int, upsample: bool,
+                 modconv: str):
         super().__init__(affine_in, in_ch, resolution)
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, upsample=upsample, fused=modconv)
         self.noise_strength = nn.Parameter(torch.zeros(()))
         self.bias = nn.Parameter(torch.zeros(out_ch))
         self.out_ch = out_ch
 
-    def forward(
-        self,
-        state: SynthesisState,
-        s: torch.Tensor,
-        noise: torch.Tensor | None,
-        fused: bool | None = None,
-    ) -> SynthesisState:
+    def forward(self, state: SynthesisState, s: torch.Tensor, noise: torch.Tensor | None,
+                fused: bool | None = None) -> SynthesisState:
         x = self.conv(state.x, s, fused=fused)
         if noise is not None:
             x = x + noise.to(x.dtype) * self.noise_strength.to(x.dtype)
@@ -111,20 +105,14 @@ class RGBLayer(StyleLayer):
 
     kind = "rgb"
 
-    def __init__(
-        self, affine_in: int, in_ch: int, img_channels: int, resolution: int, modconv: str
-    ):
+    def __init__(self, affine_in: int, in_ch: int, img_channels: int, resolution: int,
+                 modconv: str):
         super().__init__(affine_in, in_ch, resolution)
         self.conv = ModulatedConv2d(in_ch, img_channels, 1, demodulate=False, fused=modconv)
         self.bias = nn.Parameter(torch.zeros(img_channels))
 
-    def forward(
-        self,
-        state: SynthesisState,
-        s: torch.Tensor,
-        noise: torch.Tensor | None = None,
-        fused: bool | None = None,
-    ) -> SynthesisState:
+    def forward(self, state: SynthesisState, s: torch.Tensor, noise: torch.Tensor | None = None,
+                fused: bool | None = None) -> SynthesisState:
         y = self.conv(state.x, s, fused=fused) + self.bias.to(state.x.dtype)[None, :, None, None]
         if state.img is not None:
             y = y + upsample2x(state.img)
@@ -214,9 +202,8 @@ class Generator(PretrainedMixin, nn.Module):
         res = 8
         while res <= cfg.resolution:
             layers += [
-                ConvLayer(
-                    affine_in, ch(res // 2), ch(res), res, upsample=True, modconv=cfg.modconv
-                ),
+                ConvLayer(affine_in, ch(res // 2), ch(res), res, upsample=True,
+                          modconv=cfg.modconv),
                 ConvLayer(affine_in, ch(res), ch(res), res, upsample=False, modconv=cfg.modconv),
                 RGBLayer(affine_in, ch(res), cfg.img_channels, res, modconv=cfg.modconv),
             ]
@@ -298,9 +285,8 @@ class Generator(PretrainedMixin, nn.Module):
                 noise.append(getattr(self, f"noise_const_{i}"))
             elif mode == "random":
                 r = layer.resolution
-                noise.append(
-                    torch.randn(batch, 1, r, r, device=device or self.const.device, dtype=dtype)
-                )
+                noise.append(torch.randn(batch, 1, r, r, device=device or self.const.device,
+                                         dtype=dtype))
             else:
                 raise ValueError(f"noise mode must be const|random|none, got {mode!r}")
         return noise
@@ -309,57 +295,33 @@ class Generator(PretrainedMixin, nn.Module):
         x = self.const.expand(batch, -1, -1, -1)
         return SynthesisState(x if dtype is None else x.to(dtype), None)
 
-    def run_layers(
-        self,
-        state: SynthesisState,
-        styles: list[torch.Tensor],
-        start: int,
-        stop: int,
-        noise: list[torch.Tensor | None],
-        fused: bool | None = None,
-    ) -> SynthesisState:
+    def run_layers(self, state: SynthesisState, styles: list[torch.Tensor], start: int, stop: int,
+                   noise: list[torch.Tensor | None], fused: bool | None = None) -> SynthesisState:
         """Apply synthesis layers ``start..stop-1`` to ``state`` (styles indexed by layer)."""
         for i in range(start, stop):
             state = self.layers[i](state, styles[i], noise[i], fused=fused)
         return state
 
-    def synthesize(
-        self,
-        styles: list[torch.Tensor],
-        noise: list | None = None,
-        noise_mode: NoiseMode = "const",
-        fused: bool | None = None,
-    ) -> torch.Tensor:
+    def synthesize(self, styles: list[torch.Tensor], noise: list | None = None,
+                   noise_mode: NoiseMode = "const", fused: bool | None = None) -> torch.Tensor:
         """Styles (list over all layers of [B, C_l]) → images [B, img_channels, R, R]."""
         b = styles[0].shape[0]
         if noise is None:
             noise = self.make_noise(b, noise_mode, dtype=styles[0].dtype)
-        state = self.run_layers(
-            self.initial_state(b, styles[0].dtype), styles, 0, self.num_layers, noise, fused
-        )
+        state = self.run_layers(self.initial_state(b, styles[0].dtype), styles, 0,
+                                self.num_layers, noise, fused)
         return state.img
 
-    def run_until(
-        self,
-        styles: list[torch.Tensor],
-        layer: int,
-        noise: list | None = None,
-        noise_mode: NoiseMode = "const",
-    ) -> SynthesisState:
+    def run_until(self, styles: list[torch.Tensor], layer: int, noise: list | None = None,
+                  noise_mode: NoiseMode = "const") -> SynthesisState:
         """Run layers ``< layer`` and return the state to cache (the input of ``layer``)."""
         b = styles[0].shape[0]
         if noise is None:
             noise = self.make_noise(b, noise_mode, dtype=styles[0].dtype)
         return self.run_layers(self.initial_state(b, styles[0].dtype), styles, 0, layer, noise)
 
-    def run_from(
-        self,
-        state: SynthesisState,
-        styles: list[torch.Tensor],
-        layer: int,
-        noise: list | None = None,
-        noise_mode: NoiseMode = "const",
-    ) -> torch.Tensor:
+    def run_from(self, state: SynthesisState, styles: list[torch.Tensor], layer: int,
+                 noise: list | None = None, noise_mode: NoiseMode = "const") -> torch.Tensor:
         """Re-run layers ``≥ layer`` from a cached state. Only ``styles[layer:]`` are read.
 
         ``state`` and ``styles[l]`` (l ≥ layer) must share a batch size; with const noise the
@@ -371,19 +333,13 @@ class Generator(PretrainedMixin, nn.Module):
         return self.run_layers(state, styles, layer, self.num_layers, noise).img
 
     # ----------------------------------------------------------------------------- convenience
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation: float = 1.0,
-        noise_mode: NoiseMode = "random",
-    ) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: float = 1.0,
+                noise_mode: NoiseMode = "random") -> torch.Tensor:
         """Random sample: z [B, z_dim] (and c) → images."""
         return self.synthesize(self.styles(self.map(z, truncation), c), noise_mode=noise_mode)
 
-    def generate(
-        self, w: torch.Tensor, c: torch.Tensor | None = None, noise_mode: NoiseMode = "const"
-    ) -> torch.Tensor:
+    def generate(self, w: torch.Tensor, c: torch.Tensor | None = None,
+                 noise_mode: NoiseMode = "const") -> torch.Tensor:
         """w [B, w_dim] (e.g. from the encoder) and c → images."""
         return self.synthesize(self.styles(w, c), noise_mode=noise_mode)
 
@@ -405,3 +361,4 @@ class Generator(PretrainedMixin, nn.Module):
 
 def num_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+

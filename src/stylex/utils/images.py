@@ -37,12 +37,8 @@ def make_grid(
     b, c, h, w = images.shape
     ncol = nrow
     nrows = (b + ncol - 1) // ncol
-    grid = torch.full(
-        (c, nrows * (h + pad) + pad, ncol * (w + pad) + pad),
-        pad_value,
-        dtype=images.dtype,
-        device=images.device,
-    )
+    grid = torch.full((c, nrows * (h + pad) + pad, ncol * (w + pad) + pad), pad_value,
+                      dtype=images.dtype, device=images.device)
     for i in range(b):
         r, col = divmod(i, ncol)
         y, x = pad + r * (h + pad), pad + col * (w + pad)
@@ -61,9 +57,8 @@ def gif_bytes(frames: torch.Tensor, scale: int = 1, duration_ms: int = 80) -> by
     pils = [to_pil(f, scale).convert("RGB") for f in frames]
     pils = pils + pils[-2:0:-1]
     buf = io.BytesIO()
-    pils[0].save(
-        buf, format="GIF", save_all=True, append_images=pils[1:], duration=duration_ms, loop=0
-    )
+    pils[0].save(buf, format="GIF", save_all=True, append_images=pils[1:], duration=duration_ms,
+                 loop=0)
     return buf.getvalue()
 
 
