@@ -110,17 +110,16 @@ def run(args: argparse.Namespace) -> int:
 
         warn_if_unfit(args.run)
     if args.classifier:
-        run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
-        from stylex.classifier_check import load_checked_classifier
+        from stylex.attfind.other import load_other_classifier
 
-        other = load_checked_classifier(
-            args.classifier, run_.dataset("val"), contract, run_.device, args.force, main
-        )
+        run_ = Run.load(args.run, device=args.device, discriminator=args.d_filter)
+        other, out = load_other_classifier(run_, args.classifier, contract, args.force, main)
     else:
         run_ = Run.load(
             args.run, device=args.device, discriminator=args.d_filter, contract=contract
         )
-        other = None
+        other, out = None, Path(args.run) / "attfind"
+    out = Path(args.out) if args.out else out
     af = AttFind(
         run_,
         classifier=other,
@@ -131,8 +130,6 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and main,
         images_per_chunk=args.images_per_chunk,
     )
-    default = "attfind" if other is None else f"attfind-{Path(args.classifier).stem or 'other'}"
-    out = Path(args.out) if args.out else Path(args.run) / default
     result = af.attribute(
         num_images=args.num_images,
         top_k=args.top_k,
@@ -147,6 +144,11 @@ def run(args: argparse.Namespace) -> int:
         resume=not args.no_resume,
     )
     if main:
+        if other is not None:
+            from stylex.attfind.other import save_other_classifier
+
+            result.config["classifier"] = args.classifier
+            save_other_classifier(args.classifier, out, other)
         result.save(out)
         cfg = result.config
         mode = "screening" if args.screen else "exact"

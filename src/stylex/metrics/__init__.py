@@ -10,7 +10,10 @@ Modules: :mod:`~stylex.metrics.consistency` (classifier consistency, reconstruct
 :mod:`~stylex.metrics.sufficiency` (flip rate of the top-k attributes),
 :mod:`~stylex.metrics.realism` (Fréchet distances in EfficientNet-Lite0 feature space, not
 Inception FID), :mod:`~stylex.metrics.ground_truth` (factor probe, attribute → factor),
-:mod:`~stylex.metrics.evaluate` (the whole evaluation and ``metrics.json``).
+:mod:`~stylex.metrics.evaluate` (the whole evaluation and ``metrics.json``);
+the field's counterfactual metrics: :mod:`~stylex.metrics.counterfactual` (definitions),
+:mod:`~stylex.metrics.field` (per explainer), :mod:`~stylex.metrics.gradient_baseline`,
+:mod:`~stylex.metrics.alignment` (two classifiers in one StyleSpace).
 """
 
 from stylex.metrics.consistency import (

@@ -37,6 +37,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="images per class for the attributes' factor changes",
     )
     p.add_argument("--no-perceptual", action="store_true", help="skip the perceptual distance")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the gradient counterfactual baseline and print StylEx attributes, "
+        "per-image counterfactuals, the gradient baseline and --baseline side by side",
+    )
+    p.add_argument(
+        "--cf-images",
+        type=int,
+        default=64,
+        help="held-out images for the counterfactual (field) metrics",
+    )
+    p.add_argument(
+        "--no-counterfactual", action="store_true", help="skip the counterfactual metrics"
+    )
+    p.add_argument(
+        "--gradient-space",
+        default="w",
+        choices=["w", "styles"],
+        help="what the gradient baseline moves: the encoder's w or the style vectors",
+    )
+    p.add_argument(
+        "--gradient-step",
+        type=float,
+        default=0.05,
+        help="gradient baseline step, in units of the latents' RMS spread",
+    )
+    p.add_argument("--gradient-max-steps", type=int, default=40, help="gradient baseline bound")
     p.add_argument("--out", default=None, help="output file (default RUN/metrics.json)")
     p.add_argument("--no-progress", action="store_true")
     add_contract_arguments(p, overrides_run=True)
@@ -55,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         run_ = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
     if args.num_images < 2 or args.top_k < 1 or args.batch < 1:
         raise StylexError("--num-images must be ≥ 2, --top-k and --batch ≥ 1")
+    if args.cf_images < 4 or not args.gradient_step > 0 or args.gradient_max_steps < 0:
+        raise StylexError("--cf-images must be ≥ 4, --gradient-step > 0, --gradient-max-steps ≥ 0")
     metrics = evaluate(
         run_,
         args.baseline,
@@ -70,8 +100,21 @@ def run(args: argparse.Namespace) -> int:
         gt_images=args.gt_images,
         progress=not args.no_progress,
         out=args.out,
+        counterfactual=not args.no_counterfactual,
+        compare=args.compare,
+        cf_images=args.cf_images,
+        cf_options={
+            "gradient_space": args.gradient_space,
+            "gradient_step": args.gradient_step,
+            "gradient_max_steps": args.gradient_max_steps,
+        },
     )
     print(format_table(metrics))
+    if metrics.get("counterfactual"):
+        from stylex.metrics.field_table import format_field_table
+
+        print()
+        print(format_field_table(metrics))
     out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
     print(f"wrote {out} ({metrics['seconds']['total']:.1f} s)")
     return 0

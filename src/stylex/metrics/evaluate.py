@@ -28,6 +28,9 @@ counts them). With a baseline on the same data both runs are measured on the sam
                            reconstructions, with this run's AttFind and (where the data has
                            factors) the probe's errors above; also written to
                            ``RUN/fitness.json``. Definitions: :mod:`stylex.metrics.fitness`
+``counterfactual``         the field's metrics per explainer (flip rate, COUT, proximity,
+                           split FD, minimality; gradient baseline with ``compare``):
+                           :mod:`stylex.metrics.field`
 =========================  ==================================================================
 
 plus ``run``, ``class_names``, ``images``, ``attfind`` (its settings), ``definitions`` and
@@ -300,6 +303,10 @@ def evaluate(
     progress: bool = True,
     write: bool = True,
     out: str | Path | None = None,
+    counterfactual: bool = True,
+    compare: bool = False,
+    cf_images: int = 64,
+    cf_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compute every metric for ``run`` (and ``baseline``) and write ``RUN/metrics.json``.
 
@@ -316,6 +323,9 @@ def evaluate(
         gt_images: at most this many images per class for the factor changes (None: all).
         min_change, change_threshold: see :mod:`stylex.metrics.ground_truth`.
         write: write ``metrics.json`` (to ``out``, default ``RUN/metrics.json``), atomically.
+        counterfactual: the field metrics on the first ``cf_images`` images
+            (:mod:`stylex.metrics.field`); ``compare`` adds the gradient baseline;
+            ``cf_options``: more keywords of :func:`~stylex.metrics.field.counterfactual_metrics`.
 
     Returns:
         the ``metrics.json`` content (NaN as None).
@@ -413,6 +423,28 @@ def evaluate(
         }
         result["baseline"] = b
         result["difference"] = _difference(result, b)
+    if counterfactual:
+        from stylex.metrics.field import run_field_metrics
+
+        run_field_metrics(
+            result,
+            run,
+            attfinds[0],
+            sub,
+            images,
+            shared["real_features"],
+            probe,
+            baseline=baseline if same_data else None,
+            baseline_attfind=attfinds[1] if baseline is not None else None,
+            num_images=cf_images,
+            compare=compare,
+            max_k=max_k,
+            perceptual=perceptual,
+            batch=batch,
+            seed=seed,
+            progress=progress,
+            **(cf_options or {}),
+        )
     result["definitions"] = DEFINITIONS
     result["seconds"]["total"] = time.perf_counter() - t_start
     result = _clean(result)

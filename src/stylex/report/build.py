@@ -41,6 +41,7 @@ from stylex.explain import (
     display_scale,
     font,
 )
+from stylex.report.field import field_section
 from stylex.utils.fs import atomic_write_bytes
 from stylex.utils.images import to_pil
 
@@ -653,6 +654,8 @@ class ReportBuilder:
             ("explanations", "Per-image explanations", self.explanations_section()),
             ("metrics", "Metrics", self.metrics_section()),
         ]
+        if field_html := field_section(self.metrics):
+            sections.append(("counterfactual", "Counterfactual metrics", field_html))
         if self.base is not None:
             sections.append(("baseline", "StylEx vs baseline", self.baseline_section()))
         css = resources.files("stylex.report").joinpath("report.css").read_text()
