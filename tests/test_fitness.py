@@ -276,7 +276,7 @@ def test_train_cli_prints_and_writes_verdict(_tiny_runs, tmp_path, capsys):
     code = main(["train", "--data", "shapes?n=256", "--classifier", str(clf), "--out", str(out),
                  "--resolution", "16", "--steps", "2", "--batch", "4", "--width", "16",
                  "--w-dim", "16", "--mapping-layers", "2", "--perceptual", "none",
-                 "--eval-images", "8", "--no-progress", "--device", "cpu"])
+                 "--eval-images", "8", "--no-progress", "--device", "cpu", "--force"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "fitness: NOT FIT" in printed and "cause:" in printed
