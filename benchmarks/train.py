@@ -61,13 +61,24 @@ def make_trainer(res: int, width: int, batch: int, args):
     save_torchscript(clf, contract, tmp / "clf.pt")
     rng = np.random.default_rng(0)
     n = max(4 * batch, 64)
-    np.savez(tmp / "d.npz", images=rng.integers(0, 255, (n, res, res, 3), dtype=np.uint8),
-             labels=np.arange(n) % 2)
-    tc = TrainConfig(batch=batch, precision=args.precision, checkpoint_every=10**9,
-                     compile=args.compile, channels_last=args.channels_last)
-    return create_run(tmp / "run", str(tmp / "d.npz"), str(tmp / "clf.pt"), train=tc,
-                      size=ModelSize(channel_max=width, w_dim=width), device=args.device,
-                      progress=False, val_fraction=0.05)
+    np.savez(
+        tmp / "d.npz",
+        images=rng.integers(0, 255, (n, res, res, 3), dtype=np.uint8),
+        labels=np.arange(n) % 2,
+    )
+    speed = {"compile": True} if args.compile else {}  # only when set: older trees lack them
+    speed.update({"channels_last": True} if args.channels_last else {})
+    tc = TrainConfig(batch=batch, precision=args.precision, checkpoint_every=10**9, **speed)
+    return create_run(
+        tmp / "run",
+        str(tmp / "d.npz"),
+        str(tmp / "clf.pt"),
+        train=tc,
+        size=ModelSize(channel_max=width, w_dim=width),
+        device=args.device,
+        progress=False,
+        val_fraction=0.05,
+    )
 
 
 def measure_size(res: int, width: int, batch: int, args) -> dict:
@@ -103,11 +114,20 @@ def measure_size(res: int, width: int, batch: int, args) -> dict:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return {
-        "res": res, "width": width, "batch": batch, "precision": args.precision,
-        "modconv": tr.modconv, "compile": args.compile, "channels_last": args.channels_last,
-        "warmup_s": warm_s, "s_per_step": t_step, "r1_step_s": t_r1,
-        "img_per_s": batch / t_amort, "gflop_per_step": flops / 1e9,
-        "tflops": flops / t_step / 1e12, "peak_gib": peak,
+        "res": res,
+        "width": width,
+        "batch": batch,
+        "precision": args.precision,
+        "modconv": getattr(tr, "modconv", "auto"),
+        "compile": args.compile,
+        "channels_last": args.channels_last,
+        "warmup_s": warm_s,
+        "s_per_step": t_step,
+        "r1_step_s": t_r1,
+        "img_per_s": batch / t_amort,
+        "gflop_per_step": flops / 1e9,
+        "tflops": flops / t_step / 1e12,
+        "peak_gib": peak,
     }
 
 
@@ -117,16 +137,20 @@ def plain_step(channels: int, batch: int, precision: str, device: str) -> dict:
     from stylex.training.losses import d_logistic_loss, g_nonsaturating_loss
     from stylex.training.trainer import build_models
 
-    cfg = GeneratorConfig(resolution=32, img_channels=3, channel_base=channels * 32,
-                          channel_max=channels)
+    cfg = GeneratorConfig(
+        resolution=32, img_channels=3, channel_base=channels * 32, channel_max=channels
+    )
     g, d, _ = build_models(cfg, 0)
     g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=0.002, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(d.parameters(), lr=0.002, betas=(0.0, 0.99))
     real = torch.randn(batch, 3, 32, 32, device=device)
     dtype = "cuda" if device.startswith("cuda") else "cpu"
-    amp = (lambda: torch.autocast(dtype, dtype=torch.bfloat16)) if precision == "bf16" \
+    amp = (
+        (lambda: torch.autocast(dtype, dtype=torch.bfloat16))
+        if precision == "bf16"
         else nullcontext
+    )
 
     def step():
         z = torch.randn(batch, cfg.z_dim, device=device)
@@ -157,8 +181,11 @@ def plain_step(channels: int, batch: int, precision: str, device: str) -> dict:
         step()
         _sync(device)
         best = min(best, time.perf_counter() - t)
-    return {"s_per_step": best, "img_per_s": batch / best,
-            "tflops": fc.get_total_flops() / best / 1e12}
+    return {
+        "s_per_step": best,
+        "img_per_s": batch / best,
+        "tflops": fc.get_total_flops() / best / 1e12,
+    }
 
 
 def _child(args) -> None:
@@ -167,14 +194,22 @@ def _child(args) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--sizes", default=None,
-                    help="resolution:width list (default 32:128,64:256,128:256; --quick: "
-                         "32:128,64:256)")
-    ap.add_argument("--batch", type=int, nargs="+", default=None,
-                    help="batch per size (default: cuda 64/64/32, cpu 16/8/4)")
+    ap.add_argument(
+        "--sizes",
+        default=None,
+        help="resolution:width list (default 32:128,64:256,128:256; --quick: 32:128,64:256)",
+    )
+    ap.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=None,
+        help="batch per size (default: cuda 64/64/32, cpu 16/8/4)",
+    )
     ap.add_argument("--precision", default="auto", help="auto (bf16 on CUDA) | fp32 | bf16")
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default 20, cpu 3)")
     ap.add_argument("--warmup", type=int, default=None, help="default 3 (8 with --compile)")
@@ -200,43 +235,71 @@ def main() -> None:
         batches = batches * len(sizes)
     t_all = time.perf_counter()
     mm_dev = "cpu" if cpu else args.device
-    n = 2048 if cpu else 8192
+    n = 4096 if cpu else 8192
     bf16 = matmul_gflops(n, mm_dev, torch.bfloat16) / 1e3
     fp32 = matmul_gflops(n, mm_dev, torch.float32) / 1e3
     name = torch.cuda.get_device_name() if not cpu else f"CPU, {torch.get_num_threads()} threads"
     prec = args.precision if args.precision != "auto" else ("fp32" if cpu else "bf16")
     peak = bf16 if prec == "bf16" else fp32
     print(f"device: {name}; torch {torch.__version__}; allocator_tuned={allocator_tuned()}")
-    print(f"large matmul ({n}x{n}): bf16 {bf16:.2f} TFLOP/s, fp32 {fp32:.2f} TFLOP/s "
-          f"(TF32 {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'})")
-    print(f"StylEx step (D + G/E, both branches, classifier KL, perceptual), precision {prec}, "
-          f"compile={args.compile}, channels_last={args.channels_last}, {args.steps} timed "
-          f"steps, R1 amortised over 16")
-    head = (f"{'res':>4} {'width':>5} {'batch':>5} {'modconv':>8} {'s/step':>7} {'R1 step':>7} "
-            f"{'img/s':>8} {'GFLOP/step':>10} {'TFLOP/s':>8} {'of matmul':>9} "
-            f"{'peak GiB':>8} {'warm-up s':>9}")
+    print(
+        f"large matmul ({n}x{n}): bf16 {bf16:.2f} TFLOP/s, fp32 {fp32:.2f} TFLOP/s "
+        f"(TF32 {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'})"
+    )
+    print(
+        f"StylEx step (D + G/E, both branches, classifier KL, perceptual), precision {prec}, "
+        f"compile={args.compile}, channels_last={args.channels_last}, {args.steps} timed "
+        f"steps, R1 amortised over 16"
+    )
+    head = (
+        f"{'res':>4} {'width':>5} {'batch':>5} {'modconv':>8} {'s/step':>7} {'R1 step':>7} "
+        f"{'img/s':>8} {'GFLOP/step':>10} {'TFLOP/s':>8} {'of matmul':>9} "
+        f"{'peak GiB':>8} {'warm-up s':>9}"
+    )
     print(head, flush=True)
     for (res, width), b in zip(sizes, batches):
-        cmd = [sys.executable, __file__, "--one", str(res), str(width), str(b), "--device",
-               args.device, "--precision", args.precision, "--steps", str(args.steps),
-               "--warmup", str(args.warmup)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(res),
+            str(width),
+            str(b),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+        ]
         cmd += ["--compile"] * args.compile + ["--channels-last"] * args.channels_last
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode or not line:
-            print(f"{res:>4} {width:>5} {b:>5} FAILED (exit {proc.returncode}): "
-                  f"{proc.stderr.strip().splitlines()[-1:] or proc.stdout[-300:]}", flush=True)
+            print(
+                f"{res:>4} {width:>5} {b:>5} FAILED (exit {proc.returncode}): "
+                f"{proc.stderr.strip().splitlines()[-1:] or proc.stdout[-300:]}",
+                flush=True,
+            )
             continue
         r = json.loads(line[0][7:])
-        print(f"{res:>4} {width:>5} {b:>5} {r['modconv']:>8} {r['s_per_step']:>7.3f} "
-              f"{r['r1_step_s']:>7.3f} {r['img_per_s']:>8.1f} {r['gflop_per_step']:>10.1f} "
-              f"{r['tflops']:>8.2f} {r['tflops'] / peak:>9.1%} {r['peak_gib']:>8.2f} "
-              f"{r['warmup_s']:>9.1f}", flush=True)
+        print(
+            f"{res:>4} {width:>5} {b:>5} {r['modconv']:>8} {r['s_per_step']:>7.3f} "
+            f"{r['r1_step_s']:>7.3f} {r['img_per_s']:>8.1f} {r['gflop_per_step']:>10.1f} "
+            f"{r['tflops']:>8.2f} {r['tflops'] / peak:>9.1%} {r['peak_gib']:>8.2f} "
+            f"{r['warmup_s']:>9.1f}",
+            flush=True,
+        )
     if args.plain:
         for p in ("fp32", "bf16"):
             r = plain_step(512, 16, p, args.device)
-            print(f"plain StyleGAN2 step, 32 px, 512 ch, batch 16, {p}: {r['s_per_step']:.2f} "
-                  f"s/step, {r['img_per_s']:.1f} img/s, {r['tflops']:.2f} TFLOP/s", flush=True)
+            print(
+                f"plain StyleGAN2 step, 32 px, 512 ch, batch 16, {p}: {r['s_per_step']:.2f} "
+                f"s/step, {r['img_per_s']:.1f} img/s, {r['tflops']:.2f} TFLOP/s",
+                flush=True,
+            )
     print(f"total {time.perf_counter() - t_all:.0f} s")
 
 

@@ -22,10 +22,20 @@ from stylex.utils.syncguard import (
     optimizer_step_tensors,
 )
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
 
 def make(tmp, clf, name="run", device="cpu", **kw):
-    return create_run(tmp / name, DATA, clf, resolution=16, train=tiny_cfg(**kw), size=TINY,
-                      device=device, progress=False)
+    return create_run(
+        tmp / name,
+        DATA,
+        clf,
+        resolution=16,
+        train=tiny_cfg(**kw),
+        size=TINY,
+        device=device,
+        progress=False,
+    )
 
 
 def _opts(tr):
@@ -41,8 +51,7 @@ def test_host_reads_detector_sees_reads():
         bool(t.any())
         t.tolist()
         t.cpu()
-    assert [name for name, _ in reads.calls] == ["__float__", "item", "__bool__", "tolist",
-                                                  "cpu"]
+    assert [name for name, _ in reads.calls] == ["__float__", "item", "__bool__", "tolist", "cpu"]
     assert all("test_speed.py" in where for _, where in reads.calls)
     with host_reads(allow=[t]) as reads:
         t.tolist()
@@ -54,8 +63,7 @@ def test_host_reads_detector_sees_reads():
 
 def test_train_step_has_no_host_reads(tmp_path, clf_path):  # noqa: F811
     # every optional term on, perceptual network included: the full StylEx step
-    tr = make(tmp_path, clf_path, perceptual="effnet", lambda_cf=1.0, cond_sparsity=1.0,
-              r1_every=2)
+    tr = make(tmp_path, clf_path, perceptual="effnet", lambda_cf=1.0, cond_sparsity=1.0, r1_every=2)
     tr.train_step(0)  # creates the optimiser state
     for step in (1, 2):  # without and with R1
         with host_reads(allow=_opts(tr)) as reads:
@@ -66,8 +74,15 @@ def test_train_step_has_no_host_reads(tmp_path, clf_path):  # noqa: F811
 
 
 def test_loop_reads_values_only_when_due(tmp_path, clf_path):  # noqa: F811
-    tr = make(tmp_path, clf_path, steps=8, log_every=4, eval_every=100, sample_every=100,
-              checkpoint_every=100)
+    tr = make(
+        tmp_path,
+        clf_path,
+        steps=8,
+        log_every=4,
+        eval_every=100,
+        sample_every=100,
+        checkpoint_every=100,
+    )
     tr.train_step(0)  # creates the optimiser state (its step counters are host scalars)
     marks: list[tuple[str, int, int]] = []
     orig = tr.train_step
@@ -111,8 +126,9 @@ def test_deferred_logging_keeps_logged_values(tmp_path, clf_path):  # noqa: F811
 
 
 def test_divergence_found_at_read_time_names_the_step(tmp_path, clf_path):  # noqa: F811
-    tr = make(tmp_path, clf_path, steps=9, log_every=3, checkpoint_every=3, eval_every=3,
-              sample_every=3)
+    tr = make(
+        tmp_path, clf_path, steps=9, log_every=3, checkpoint_every=3, eval_every=3, sample_every=3
+    )
     orig = tr.train_step
 
     def broken(step):
@@ -141,8 +157,16 @@ def test_step_window_reads_floats_and_tensors():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the CPU part runs above)")
 def test_cuda_step_has_no_device_sync(tmp_path, clf_path):  # noqa: F811
-    tr = make(tmp_path, clf_path, device="cuda", perceptual="effnet", lambda_cf=1.0,
-              cond_sparsity=1.0, r1_every=2, precision="bf16")
+    tr = make(
+        tmp_path,
+        clf_path,
+        device="cuda",
+        perceptual="effnet",
+        lambda_cf=1.0,
+        cond_sparsity=1.0,
+        r1_every=2,
+        precision="bf16",
+    )
     tr.train_step(0)
     torch.cuda.synchronize()
     for step in (1, 2):
@@ -155,8 +179,17 @@ def test_cuda_step_has_no_device_sync(tmp_path, clf_path):  # noqa: F811
 
 # ------------------------------------------------------------------------- kernels and precision
 def _tiny_g(cond=2, **kw):
-    cfg = GeneratorConfig(resolution=16, img_channels=3, cond_dim=cond, z_dim=16, w_dim=16,
-                          mapping_layers=2, channel_base=256, channel_max=16, **kw)
+    cfg = GeneratorConfig(
+        resolution=16,
+        img_channels=3,
+        cond_dim=cond,
+        z_dim=16,
+        w_dim=16,
+        mapping_layers=2,
+        channel_base=256,
+        channel_max=16,
+        **kw,
+    )
     torch.manual_seed(0)
     return Generator(cfg)
 
@@ -171,14 +204,27 @@ def test_modconv_choice_and_setting():
         set_modconv(g, "grouped")
 
 
+@CUDA
+def test_modconv_measured_on_cuda_and_cached():
+    from stylex.models import kernels
+
+    g = _tiny_g().cuda()
+    mode = choose_modconv(g, 8, torch.bfloat16)
+    assert mode in ("fused", "unfused")
+    n = len(kernels._cache)
+    assert choose_modconv(g, 8, torch.bfloat16) == mode and len(kernels._cache) == n
+    print(f"modconv on {torch.cuda.get_device_name()}: {mode}")
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_fused_equals_unfused_with_autocast_and_weight_grads(dtype):
-    g = _tiny_g()
-    z, c = torch.randn(3, 16), torch.rand(3, 2)
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_fused_equals_unfused_with_autocast_and_weight_grads(dtype, device):
+    g = _tiny_g().to(device)
+    z, c = torch.randn(3, 16, device=device), torch.rand(3, 2, device=device)
     outs, grads = [], []
     for fused in (False, True):
         g.zero_grad()
-        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+        with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
             img = g.synthesize(g.styles(g.map(z), c), noise_mode="const", fused=fused)
         img.float().square().mean().backward()
         outs.append(img.float())
@@ -195,8 +241,9 @@ def test_demodulation_is_float32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         d = conv.demod_coefficients(s, w)
     assert d.dtype == torch.float32
-    ref = torch.rsqrt((w.double()[None] * s.double()[:, None, :, None, None]).square()
-                      .sum((2, 3, 4)) + 1e-8)
+    ref = torch.rsqrt(
+        (w.double()[None] * s.double()[:, None, :, None, None]).square().sum((2, 3, 4)) + 1e-8
+    )
     torch.testing.assert_close(d.double(), ref, rtol=1e-6, atol=0)
 
 
@@ -211,22 +258,35 @@ def test_channels_last_step_equals_default(tmp_path, clf_path):  # noqa: F811
 
 
 # ------------------------------------------------------------------------- torch.compile
-def test_compiled_step_equals_eager(tmp_path, clf_path):  # noqa: F811
+@pytest.mark.slow  # ~95 s on 2 CPU cores, most of it inductor compiling
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_compiled_step_equals_eager(tmp_path, clf_path, device):  # noqa: F811
+    import torch._dynamo
     import torch._inductor.config as inductor_config
+    from torch._dynamo.utils import counters
 
-    eager = make(tmp_path, clf_path, "eager", r1_every=2, lambda_cf=1.0)
-    comp = make(tmp_path, clf_path, "comp", r1_every=2, lambda_cf=1.0, compile=True)
+    kw = dict(device=device, r1_every=2, lambda_cf=1.0, precision="fp32")
+    eager = make(tmp_path, clf_path, "eager", **kw)
+    comp = make(tmp_path, clf_path, "comp", compile=True, **kw)
+    torch._dynamo.reset()
+    counters.clear()
     t0 = time.perf_counter()
     old = inductor_config.fallback_random
     inductor_config.fallback_random = True  # the same random noise as eager
+    tol = dict(rtol=2e-3, atol=2e-4) if device == "cpu" else dict(rtol=2e-2, atol=2e-3)
     try:
         for s in (0, 1, 2):  # R1 at steps 0 and 2 (eager D inside a compiled step)
             se, sc = eager.train_step(s), comp.train_step(s)
             for k in se:
-                torch.testing.assert_close(sc[k], se[k], rtol=2e-3, atol=2e-4, msg=f"{k}@{s}")
+                torch.testing.assert_close(sc[k], se[k], **tol, msg=f"{k}@{s}")
     finally:
         inductor_config.fallback_random = old
-    print(f"compiled 3 steps in {time.perf_counter() - t0:.1f} s")
+    graphs = counters["stats"]["unique_graphs"]
+    print(
+        f"compiled 3 steps in {time.perf_counter() - t0:.1f} s: {graphs} graphs, "
+        f"graph breaks {dict(counters['graph_break'])}"
+    )
+    assert graphs >= 5  # D, E, mapping, styles, synthesis (at least one graph each)
     for name in ("G", "E", "D"):
         pe = dict(getattr(eager, name).named_parameters())
         for k, p in getattr(comp, name).named_parameters():
