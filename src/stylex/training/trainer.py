@@ -14,6 +14,11 @@ Per step (one batch x of real images, c = classifier condition of x, c' = c shuf
 
 All randomness of a step (batch indices, z, noise, shuffles) derives from ``(seed, step, rank)``,
 so a run resumed from a checkpoint reproduces the uninterrupted run exactly on CPU.
+
+Speed (:mod:`stylex.training.fast`): the step never reads a value on the host (its scalars stay
+on the device; the loop reads them, and checks them for NaN/inf, once per log/eval/sample/
+checkpoint interval), batch indices are drawn on the device, and the kernels are chosen per
+device; ``compile`` and ``channels_last`` are options of :class:`TrainConfig`.
 """
 
 from __future__ import annotations
