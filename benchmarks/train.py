@@ -211,7 +211,7 @@ def main() -> None:
         help="batch per size (default: cuda 64/64/32, cpu 16/8/4)",
     )
     ap.add_argument("--precision", default="auto", help="auto (bf16 on CUDA) | fp32 | bf16")
-    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 20, cpu 3)")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 10, cpu 3)")
     ap.add_argument("--warmup", type=int, default=None, help="default 3 (8 with --compile)")
     ap.add_argument("--quick", action="store_true", help="fewer steps, no 128 px")
     ap.add_argument("--compile", action="store_true", help="torch.compile the step's networks")
@@ -221,7 +221,7 @@ def main() -> None:
     args = ap.parse_args()
     cpu = args.device == "cpu"
     if args.steps is None:
-        args.steps = 2 if args.quick and cpu else (3 if cpu else 20)
+        args.steps = 2 if args.quick and cpu else (3 if cpu else 10)
     if args.warmup is None:
         args.warmup = 8 if args.compile else (1 if cpu else 3)
     if args.one:
