@@ -18,7 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--num-images", type=int, default=256, help="held-out images to use")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--batch", type=int, default=64, help="images per forward pass")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="images per forward pass (default: 64 on CPU, from free memory on a GPU)",
+    )
     p.add_argument("--top-k", type=int, default=10, help="sufficiency for k = 1 … top-k")
     p.add_argument("--seed", type=int, default=0, help="seed of the random samples (FD)")
     p.add_argument(
@@ -81,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from stylex.run import Run
 
         run_ = Run.load(args.run, device=args.device, discriminator=False, contract=contract)
-    if args.num_images < 2 or args.top_k < 1 or args.batch < 1:
+    if args.num_images < 2 or args.top_k < 1 or (args.batch is not None and args.batch < 1):
         raise StylexError("--num-images must be ≥ 2, --top-k and --batch ≥ 1")
     if args.cf_images < 4 or not args.gradient_step > 0 or args.gradient_max_steps < 0:
         raise StylexError("--cf-images must be ≥ 4, --gradient-step > 0, --gradient-max-steps ≥ 0")

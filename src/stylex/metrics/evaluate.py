@@ -61,7 +61,7 @@ from stylex.metrics.ground_truth import (
     run_ground_truth,
 )
 from stylex.metrics.realism import FD_NOTE, random_samples, realism_metrics
-from stylex.metrics.sufficiency import encode_styles_all, run_sufficiency
+from stylex.metrics.sufficiency import encode_styles_all, image_batch, run_sufficiency
 from stylex.perceptual import embed
 from stylex.utils.fs import atomic_write_json
 
@@ -286,7 +286,7 @@ def evaluate(
     baseline=None,
     *,
     num_images: int = 256,
-    batch: int = 64,
+    batch: int | None = None,
     max_k: int = 10,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -315,7 +315,7 @@ def evaluate(
             ``attfind/`` (``run_attfind=True`` computes a missing one with ``attfind_images``
             images and ``attfind_top_k`` attributes per class).
         num_images: held-out images (module docstring); all sets in FD have this many.
-        batch: images per forward pass.
+        batch: images per forward pass (None: 64 on CPU, from free memory on a GPU).
         max_k: sufficiency is reported for k = 1 … max_k.
         seed: random samples' z and condition shuffle.
         perceptual: compute the perceptual distance (needs EfficientNet-Lite0; FD always does).
@@ -338,6 +338,8 @@ def evaluate(
     if baseline is not None and not isinstance(baseline, Run):
         baseline = Run.load(baseline, device=device, discriminator=False)
     runs = [run] + ([baseline] if baseline is not None else [])
+    if batch is None:
+        batch = image_batch(run.generator)
     attfinds = [load_attfind(r, run_attfind, attfind_images, attfind_top_k, progress) for r in runs]
 
     data = run.dataset("val")

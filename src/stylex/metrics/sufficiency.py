@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 import torch
 
-from stylex.attfind.effects import edit_styles
+from stylex.attfind.effects import default_batch, edit_styles
 from stylex.errors import RunError
 
 
@@ -128,6 +128,15 @@ def _finish(hits, k0_hits, counts, class_attributes, max_k, class_names) -> Suff
     )
 
 
+def image_batch(generator) -> int:
+    """Images per no-grad forward pass: 64 on CPU; on a GPU what free memory allows
+    (:func:`~stylex.attfind.effects.default_batch`, at least 64)."""
+    const = getattr(generator, "const", None)
+    if const is None or const.device.type != "cuda":
+        return 64
+    return max(64, default_batch(generator))
+
+
 @torch.no_grad()
 def sufficiency(
     generator,
@@ -138,7 +147,7 @@ def sufficiency(
     space,
     shift_size: float = 1.0,
     max_k: int = 10,
-    batch: int = 64,
+    batch: int | None = None,
     class_names: Sequence[str] = (),
     progress: bool = False,
 ) -> SufficiencyResult:
@@ -155,9 +164,10 @@ def sufficiency(
             with ``index`` over ``space`` and ``target``).
         space: the StyleSpace the indices refer to.
         shift_size: AttFind's ``t``.
-        batch: images per forward pass.
+        batch: images per forward pass (None: :func:`image_batch`, from device memory).
     """
     n, num_classes = _check(styles, predicted, class_attributes, max_k)
+    batch = batch or image_batch(generator)
     predicted = predicted.to(styles[0].device)
     hits = [[0] * max_k for _ in range(num_classes)]
     k0_hits = [0] * num_classes
@@ -280,13 +290,14 @@ def run_sufficiency(
     images: torch.Tensor,
     predicted: torch.Tensor,
     max_k: int = 10,
-    batch: int = 64,
+    batch: int | None = None,
     styles: list[torch.Tensor] | None = None,
     progress: bool = False,
 ) -> SufficiencyResult:
     """:func:`sufficiency` of a :class:`~stylex.run.Run` with its AttFind result on
     ``images [N, C, R, R]`` in [-1, 1]; ``predicted [N]`` = the classifier's class on them."""
     space = attfind_space(run, attfind)
+    batch = batch or image_batch(run.generator)
     if styles is None:
         styles = encode_styles_all(run, images, batch)
     names = list(run.class_names) or list(attfind.class_names)

@@ -67,11 +67,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = type(f.default)
+        extra = {"nargs": "?", "const": True} if kind is bool else {}  # bare --flag means true
         p.add_argument(
             flag,
             type=kind if kind is not bool else _bool,
             default=None,
             help=f"(default {f.default})",
+            **extra,
         )
     p.add_argument(
         "--force",

@@ -48,6 +48,8 @@ class TrainConfig(ConfigMixin):
     ema_rampup: float = 0.05  # half-life ≤ rampup × images seen so far
     seed: int = 0
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+    compile: bool = False  # torch.compile the step's networks (stylex.training.fast)
+    channels_last: bool = False  # NHWC memory format for the networks' convolutions
     perceptual: str = "effnet"  # "effnet" (EfficientNet-Lite0 features) | "none"
     checkpoint_every: int = 500
     keep_checkpoints: int = 3

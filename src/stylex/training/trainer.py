@@ -14,13 +14,17 @@ Per step (one batch x of real images, c = classifier condition of x, c' = c shuf
 
 All randomness of a step (batch indices, z, noise, shuffles) derives from ``(seed, step, rank)``,
 so a run resumed from a checkpoint reproduces the uninterrupted run exactly on CPU.
+
+Speed (:mod:`stylex.training.fast`): the step never reads a value on the host (its scalars stay
+on the device; the loop reads them, and checks them for NaN/inf, once per log/eval/sample/
+checkpoint interval), batch indices are drawn on the device, and the kernels are chosen per
+device; ``compile`` and ``channels_last`` are options of :class:`TrainConfig`.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import math
 import shutil
 import time
 from contextlib import nullcontext
@@ -44,6 +48,7 @@ from stylex.models import (
 from stylex.runtime import resolve_device
 from stylex.training import checkpoint as ckpt
 from stylex.training.config import TrainConfig
+from stylex.training.fast import StepWindow, compile_for_training, prepare_models
 from stylex.training.losses import (
     classifier_kl,
     condition_from_logits,
@@ -76,11 +81,14 @@ class ModelSize:
 
 @dataclass
 class StepStats:
-    values: dict[str, float] = field(default_factory=dict)
+    """One step's scalars as detached (device) tensors: reading a value is a host
+    synchronisation, so the loop reads them only at log time (:func:`read_window`)."""
+
+    values: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def add(self, **kw: torch.Tensor | float) -> None:
         for k, v in kw.items():
-            self.values[k] = float(v.detach()) if torch.is_tensor(v) else float(v)
+            self.values[k] = v.detach() if torch.is_tensor(v) else torch.tensor(float(v))
 
 
 def _mix_seed(*parts: int) -> int:
@@ -144,6 +152,7 @@ class Trainer:
         self.G, self.D, self.E = g.to(device), d.to(device), e.to(device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.E_ema = copy.deepcopy(self.E).eval().requires_grad_(False)
+        self.modconv = prepare_models(self)  # kernel choice per device; channels_last
         distr.broadcast_params([self.G, self.D, self.E, self.G_ema, self.E_ema], self.dist)
 
         tc = self.tc
@@ -157,6 +166,8 @@ class Trainer:
         self.step = 0
         self.perceptual = self._make_perceptual()
         self.images = self.train_set.images.to(device)  # uint8, kept compact on the device
+        self._data_gen = torch.Generator(device=device)  # batch indices drawn on the device
+        self._d_r1 = compile_for_training(self) if self.tc.compile else self.D
         self.eval_x = self.val_set.float_images(
             torch.arange(min(tc.eval_images, len(self.val_set)))
         ).to(device)
@@ -201,14 +212,21 @@ class Trainer:
         return condition_from_logits(logits, self.tc.cond_signal)
 
     def real_batch(self, step: int) -> torch.Tensor:
-        """This rank's real images for ``step``: float [b, C, R, R] in [-1, 1]."""
-        g = torch.Generator().manual_seed(_mix_seed(self.tc.seed, step, 0))
-        idx = torch.randint(len(self.images), (self.tc.batch,), generator=g)
+        """This rank's real images for ``step``: float [b, C, R, R] in [-1, 1].
+
+        Indices are drawn on the device (no host round trip); on CPU they equal earlier
+        versions' draws."""
+        g = self._data_gen.manual_seed(_mix_seed(self.tc.seed, step, 0))
+        idx = torch.randint(
+            len(self.images), (self.tc.batch,), generator=g, device=self.images.device
+        )
         b = self.per_rank_batch
-        idx = idx[self.dist.rank * b : (self.dist.rank + 1) * b].to(self.device)
+        idx = idx[self.dist.rank * b : (self.dist.rank + 1) * b]
         return self.images.index_select(0, idx).float() / 127.5 - 1.0
 
-    def train_step(self, step: int) -> dict[str, float]:
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """One D step and one G+E step. Returns the step's scalars as detached device tensors
+        (no host synchronisation happens here; the loop reads them at log time)."""
         tc, G, D, E, C = self.tc, self.G, self.D, self.E, self.classifier
         torch.manual_seed(_mix_seed(self.tc.seed, step, 1 + self.dist.rank))
         x = self.real_batch(step)
@@ -239,7 +257,7 @@ class Trainer:
         )
         if tc.r1_gamma > 0 and step % tc.r1_every == 0:
             x_r1 = x.detach().requires_grad_(True)
-            r1 = d_r1_penalty(D(x_r1, c), x_r1)  # fp32: double backward
+            r1 = d_r1_penalty(self._d_r1(x_r1, c), x_r1)  # fp32, eager: double backward
             (r1 * (tc.r1_gamma / 2) * tc.r1_every).backward()
             stats.add(r1=r1)
         distr.average_gradients(D.parameters(), self.dist)
@@ -436,6 +454,27 @@ class Trainer:
             self._tb = None
 
     # ----------------------------------------------------------------------------- the loop
+    def _host_read_due(self, total: int) -> bool:
+        """Whether anything after the step just taken needs the step values (or must not run
+        after a non-finite step): a log line, an evaluation, samples or a checkpoint."""
+        tc, n = self.tc, self.step
+        every = (tc.log_every, tc.eval_every, tc.sample_every, tc.checkpoint_every)
+        return n == total or any(n % k == 0 for k in every)
+
+    def _read_window(self, window: StepWindow) -> dict[str, float]:
+        """The last step's values as floats; raises :class:`TrainingDiverged` if any step of the
+        window had a non-finite value."""
+        stats, bad = window.read()
+        if bad is not None:
+            s, names = bad
+            good = ckpt.latest_checkpoint(self.run_dir)
+            raise TrainingDiverged(
+                f"non-finite loss at step {s} ({', '.join(names)}); last good checkpoint: "
+                f"{good if good else 'none'}. Try a lower learning rate, "
+                "--precision fp32 or a larger --r1-gamma."
+            )
+        return stats
+
     def train(
         self, steps: int | None = None, time_limit_s: float | None = None
     ) -> dict[str, float]:
@@ -459,9 +498,11 @@ class Trainer:
         last_eval: dict[str, float] = {}
         t_last, n_last = time.perf_counter(), self.step
         t_start = t_last
+        window = StepWindow()
         try:
             while self.step < total:
                 if time_limit_s is not None and time.perf_counter() - t_start > time_limit_s:
+                    self._read_window(window)
                     distr.barrier(self.dist)
                     last_eval = self._evaluate_and_log(stopped="time limit")
                     if self.dist.is_main:
@@ -469,18 +510,12 @@ class Trainer:
                         self.save_checkpoint()
                     break
                 s = self.step
-                stats = self.train_step(s)
-                bad = [k for k, v in stats.items() if not math.isfinite(v)]
-                if bad:
-                    good = ckpt.latest_checkpoint(self.run_dir)
-                    raise TrainingDiverged(
-                        f"non-finite loss at step {s} ({', '.join(bad)}); last good checkpoint: "
-                        f"{good if good else 'none'}. Try a lower learning rate, "
-                        "--precision fp32 or a larger --r1-gamma."
-                    )
+                window.add(s, self.train_step(s))  # values stay on the device
                 self.step = s + 1
                 fault_point("train.step")
                 bar.update(1)
+                if self._host_read_due(total):  # one read per interval; NaN check of all steps
+                    stats = self._read_window(window)
                 if self.step % tc.log_every == 0 or self.step == total:
                     now = time.perf_counter()
                     dt = (now - t_last) / max(self.step - n_last, 1)
@@ -507,6 +542,7 @@ class Trainer:
                         self.save_checkpoint()
                     distr.barrier(self.dist)
         except KeyboardInterrupt:
+            self._read_window(window)  # never checkpoint after a non-finite step
             if self.dist.is_main and self.step > 0:
                 bar.write(f"interrupted: saving a checkpoint at step {self.step}")
                 self.save_checkpoint()
