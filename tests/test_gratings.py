@@ -20,7 +20,7 @@ def test_determinism_balance_and_ids():
     assert torch.equal(a.images, b.images) and torch.equal(a.factors, b.factors)
     assert a.ids == b.ids and a.ids != c.ids
     assert not torch.equal(a.images, c.images)
-    assert sorted(a.class_counts) == [150, 151]
+    assert sorted(a.class_counts()) == [150, 151]
     assert a.images.shape == (301, 1, 16, 16) and a.images.dtype == torch.uint8
     assert a.factor_names == FACTOR_NAMES and a.label_factors == ["angle"]
     # an id names the same image at any n and resolution
@@ -50,7 +50,7 @@ def test_labels_follow_the_rule(rule, used):
     }[rule]
     assert np.array_equal(ds.labels.numpy(), want.astype(np.int64))
     assert ds.label_factors == used
-    assert ds.class_names[1] == rule and ds.class_counts == [200, 200]
+    assert ds.class_names[1] == rule and ds.class_counts() == [200, 200]
     # a factor outside the rule stays independent of the label
     other = col["y"]
     assert abs(other[want].mean() - other[~want].mean()) < 0.08
@@ -120,9 +120,10 @@ def test_factor_probe_reads_gratings():
     specs = factor_specs(FACTOR_NAMES)
     assert [s.kind for s in specs] == ["circular"] + ["continuous"] * 5
     ds = make_gratings(n=256, resolution=16, seed=1)
-    probe, info = load_or_train_probe(ds, None, steps=300, num_train=2048)
+    probe, info = load_or_train_probe(ds, None, steps=200, num_train=1024)
     assert info["source"] == "gratings" and info["augment"] is False
     err = probe_errors(probe, ds.images, ds.factors)
-    # chance: |circular difference| of two uniform angles = 0.25 cycles; uniform factors ≈ 1.15 std
-    assert err["angle"]["abs_error"] < 0.08, err
-    assert err["x"]["normalised"] < 0.5 and err["contrast"]["normalised"] < 0.6, err
+    # chance: |circular difference| of two uniform angles = 0.25 cycles (measured: 0.03 at 150
+    # steps); a uniform factor's mean error from a constant guess ≈ 0.87 std (measured ≤ 0.31)
+    assert err["angle"]["abs_error"] < 0.06, err
+    assert all(e["normalised"] < 0.45 for f, e in err.items() if f != "angle"), err
