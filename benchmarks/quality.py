@@ -174,7 +174,7 @@ def logged_train_seconds(run_dir: Path, upto: int | None = None) -> tuple[float,
     """Training seconds and the last step, from ``log.jsonl`` (sec_per_step × steps of each
     logged interval; a re-trained interval after a resume counts once), up to step ``upto``."""
     per_step: dict[int, float] = {}
-    prev, last = None, 0
+    prev, last, span = None, 0, None
     log = run_dir / "log.jsonl"
     lines = log.read_text().splitlines() if log.is_file() else []
     for line in lines:
@@ -185,9 +185,12 @@ def logged_train_seconds(run_dir: Path, upto: int | None = None) -> tuple[float,
         if "sec_per_step" not in r:
             continue
         step = int(r["step"])
-        span = step - prev if prev is not None and step > prev else 1
-        if prev is not None and step <= prev:  # a resumed segment: drop what it re-trains
-            per_step = {s: v for s, v in per_step.items() if s <= step - span}
+        if prev is None:
+            span = step  # the first interval starts at step 0
+        elif step > prev:
+            span = step - prev
+        else:  # a resumed segment: its first interval is as long as the others; drop what it
+            per_step = {s: v for s, v in per_step.items() if s <= step - span}  # re-trains
         per_step[step] = span * float(r["sec_per_step"])
         prev, last = step, max(last, step)
     total = sum(v for s, v in per_step.items() if upto is None or s <= upto)
