@@ -291,6 +291,7 @@ def test_attribute_save_load_round_trip_and_schema(tmp_path):
     res = AttFind(run, progress=False).attribute(
         images,
         top_k=3,
+        screen=False,
         max_flip_fraction=None,
         image_ids=[f"img{i}" for i in range(5)],
         resume=False,
@@ -441,7 +442,8 @@ def test_screening_selects_from_candidates():
     for c in res.classes:
         for a in c.attributes:
             assert computed[a.direction_index, a.index]
-    exact = af.attribute(images, top_k=2, max_flip_fraction=None, resume=False)
+    exact = af.attribute(images, top_k=2, screen=False, max_flip_fraction=None, resume=False)
+    assert exact.config["screen"] is False and bool(exact.effects.computed.all())
     torch.testing.assert_close(
         res.effects.delta[:, computed], exact.effects.delta[:, computed], atol=2e-6, rtol=0
     )
@@ -464,20 +466,55 @@ def test_screening_selects_from_candidates():
             assert two.effects.computed[a.direction_index, a.index]
 
 
+def test_default_mode_is_screening_with_exact_recheck():
+    from stylex.attfind import DEFAULT_CANDIDATES_PER_TOP_K
+
+    run = tiny_run(k=3)
+    images = tiny_images(6)
+    af = AttFind(run, progress=False)
+    res = af.attribute(images, top_k=2, max_flip_fraction=None, resume=False)
+    want = DEFAULT_CANDIDATES_PER_TOP_K * 2
+    assert res.config["screen"] is True and res.config["candidates"] == want
+    computed = res.effects.computed
+    assert 0 < int(computed.sum()) <= 3 * want < computed.numel()
+    # the same candidates as asking for screening explicitly, and their Δ is the exact one
+    explicit = af.attribute(
+        images, top_k=2, screen=True, candidates=want, max_flip_fraction=None, resume=False
+    )
+    assert torch.equal(explicit.effects.computed, computed)
+    assert [c.to_dict() for c in explicit.classes] == [c.to_dict() for c in res.classes]
+    exact = af.attribute(images, top_k=2, screen=False, max_flip_fraction=None, resume=False)
+    torch.testing.assert_close(
+        res.effects.delta[:, computed], exact.effects.delta[:, computed], atol=2e-6, rtol=0
+    )
+
+
 def test_discriminator_filter_rejects_with_margin():
     run = tiny_run()
     images = tiny_images(6)
     af = AttFind(run, progress=False)
     strict = af.attribute(
-        images, top_k=2, d_filter=True, d_margin=-1e9, max_flip_fraction=None, resume=False
+        images,
+        top_k=2,
+        screen=False,
+        d_filter=True,
+        d_margin=-1e9,
+        max_flip_fraction=None,
+        resume=False,
     )
     assert all(not c.attributes for c in strict.classes)
     rejected = [r for c in strict.classes for r in c.rejected]
     assert rejected and {"d_drop", "d_limit"} <= set(rejected[0].extra)
     loose = af.attribute(
-        images, top_k=2, d_filter=True, d_margin=1e9, max_flip_fraction=None, resume=False
+        images,
+        top_k=2,
+        screen=False,
+        d_filter=True,
+        d_margin=1e9,
+        max_flip_fraction=None,
+        resume=False,
     )
-    plain = af.attribute(images, top_k=2, max_flip_fraction=None, resume=False)
+    plain = af.attribute(images, top_k=2, screen=False, max_flip_fraction=None, resume=False)
     assert agreement(plain, loose, k=2) == 1.0
 
 
@@ -540,6 +577,7 @@ def test_cli_on_tiny_run_folder(tmp_path, capsys):
             "1",
             "--images-per-chunk",
             "4",
+            "--exact",
         ]
     )
     assert code == 0
@@ -598,7 +636,7 @@ def test_temperature_measures_effects_on_softened_probabilities(tmp_path):
     x = images[:2]
     assert torch.equal(TemperedClassifier(run.classifier, t)(x).argmax(1),
                        run.classifier(x).argmax(1))
-    res = af.attribute(images, top_k=2, max_flip_fraction=None, resume=False)
+    res = af.attribute(images, top_k=2, screen=False, max_flip_fraction=None, resume=False)
     assert res.to_json()["temperature"] == t
     from stylex.errors import StylexError
 

@@ -10,10 +10,17 @@
 
 Modules: :mod:`~stylex.attfind.effects` (Δ: reference loop and exact fast path),
 :mod:`~stylex.attfind.select` (unstable images, greedy selection),
-:mod:`~stylex.attfind.screen` (approximate screening mode), :mod:`~stylex.attfind.api`.
+:mod:`~stylex.attfind.screen` (screening, the default mode: a first-order ranking, exact Δ
+of the candidates), :mod:`~stylex.attfind.api`.
 """
 
-from stylex.attfind.api import AttFind, AttFindResult, TemperedClassifier, agreement
+from stylex.attfind.api import (
+    DEFAULT_CANDIDATES_PER_TOP_K,
+    AttFind,
+    AttFindResult,
+    TemperedClassifier,
+    agreement,
+)
 from stylex.attfind.effects import (
     DIRECTIONS,
     Effects,
@@ -32,6 +39,7 @@ from stylex.attfind.select import (
 )
 
 __all__ = [
+    "DEFAULT_CANDIDATES_PER_TOP_K",
     "DIRECTIONS",
     "AttFind",
     "AttFindResult",

@@ -1,8 +1,16 @@
 """The user-facing AttFind object: ``AttFind(run).attribute(...) -> AttFindResult``.
 
 Steps (DESIGN.md, "AttFind"): encode N held-out images → style vectors; per-coordinate min and
-max over them; the effect tensor Δ (exact fast path, or screening); drop unstable images; greedy
-selection per class (one-vs-rest); optional discriminator filter.
+max over them; the effect tensor Δ; drop unstable images; greedy selection per class
+(one-vs-rest); optional discriminator filter.
+
+Modes. The default is **screening** (:mod:`stylex.attfind.screen`): a first-order estimate ranks
+every (coordinate, direction) pair, and the exact Δ is computed for the best
+``DEFAULT_CANDIDATES_PER_TOP_K · top_k`` candidates per class only; selection runs on those
+exact numbers. ``screen=False`` (CLI ``--exact``) computes the exact Δ of every pair (the
+paper's procedure; ~20–50× slower on CPU). The default candidate count was chosen by measuring
+agreement with exact mode (``benchmarks/attfind.py --run``) on the shipped runs: see
+``DEFAULT_CANDIDATES_PER_TOP_K``.
 
 Resume: Δ is computed in chunks of ``images_per_chunk`` images; each finished chunk is written
 atomically to ``RUN/attfind/partial/chunk-START-STOP-KEY.safetensors`` where KEY hashes
@@ -61,6 +69,14 @@ from stylex.utils.faults import fault_point
 from stylex.utils.fs import atomic_write_bytes, atomic_write_json
 
 ATTRIBUTES_FORMAT = 1
+# Screening's default: exact Δ for this many candidate pairs per class and requested attribute
+# (top_k = 10 → 50 per class). Measured with `benchmarks/attfind.py --run RUN --num-images 64
+# --max-flip-fraction 0.05 --candidates …` on copies of the shipped runs (32 px, width 128),
+# share of the exact top-10 per class also returned:
+#   Fashion-MNIST: 10 → 95 %; 20, 30, 40 → 100 %
+#   shapes:        10 → 80 %; 20, 30 → 95 %; 40 → 100 %
+# 5× leaves a margin over the smallest count at 100 % on both (README, "Performance notes").
+DEFAULT_CANDIDATES_PER_TOP_K = 5
 
 
 # ------------------------------------------------------------------------------------ result
@@ -478,7 +494,7 @@ class AttFind:
         num_images: int = 256,
         top_k: int = 10,
         *,
-        screen: bool = False,
+        screen: bool = True,
         candidates: int | None = None,
         screen_pool: int = 0,
         screen_subset: int = 32,
@@ -497,8 +513,10 @@ class AttFind:
             images: ``[N, C, R, R]`` in [-1, 1]; default: the first ``num_images`` images of
                 the run's ``split`` (held-out "val").
             top_k: attributes per class.
-            screen: approximate screening mode (see :mod:`stylex.attfind.screen`);
-                ``candidates`` per class (default ``2·top_k``) get the exact Δ. With
+            screen: screening (the default; see :mod:`stylex.attfind.screen`): ``candidates``
+                pairs per class (default ``DEFAULT_CANDIDATES_PER_TOP_K · top_k``) chosen by a
+                first-order estimate get the exact Δ, and selection uses those exact numbers.
+                ``screen=False``: the exact Δ of every pair (slow, the reference). With
                 ``screen_pool > 0``, a two-stage screen: ``screen_pool`` pairs per class by the
                 first-order estimate, re-ranked by their exact Δ on ``screen_subset`` images.
             threshold: the greedy selection's per-image accumulated-effect threshold.
@@ -531,7 +549,7 @@ class AttFind:
         }
         computed = None
         if screen:
-            candidates = candidates or 2 * top_k
+            candidates = candidates or DEFAULT_CANDIDATES_PER_TOP_K * top_k
             cfg["candidates"] = candidates
             t1 = time.perf_counter()
             lo, hi = style_bounds(self.space.flatten(styles))
@@ -639,4 +657,4 @@ def _read_partial(path: Path | None):
         return None
 
 
-__all__ = ["DIRECTIONS", "AttFind", "AttFindResult", "agreement"]
+__all__ = ["DEFAULT_CANDIDATES_PER_TOP_K", "DIRECTIONS", "AttFind", "AttFindResult", "agreement"]

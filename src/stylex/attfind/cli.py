@@ -10,6 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
+from stylex.attfind.api import DEFAULT_CANDIDATES_PER_TOP_K
 from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD
 from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
 
@@ -37,17 +38,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="measure effects on softmax(logits / T); T > 1 for a classifier whose "
         "probabilities are saturated (decisions, hence flips, are unchanged)",
     )
-    p.add_argument(
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
         "--screen",
         action="store_true",
-        help="approximate screening mode: rank pairs by a first-order estimate, "
-        "compute the exact effect of the best candidates only",
+        help="screening (the default): rank all pairs by a first-order estimate, compute the "
+        "exact effect of the best --candidates per class and select from those",
+    )
+    mode.add_argument(
+        "--exact",
+        action="store_true",
+        help="compute the exact effect of every (coordinate, direction) pair (the paper's "
+        "AttFind; 20-50x slower on CPU)",
     )
     p.add_argument(
         "--candidates",
         type=int,
         default=None,
-        help="screening: candidate pairs per class (default 2 × top-k; more is slower, safer)",
+        help=f"screening: candidate pairs per class (default {DEFAULT_CANDIDATES_PER_TOP_K} × "
+        "top-k; more is slower, safer)",
     )
     p.add_argument(
         "--d-filter",
@@ -104,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
     if args.num_images < 1 or args.top_k < 1:
         raise StylexError("--num-images and --top-k must be ≥ 1")
     contract = contract_from_args(args)
+    if args.candidates is not None and args.candidates < 1:
+        raise StylexError("--candidates must be ≥ 1")
+    if args.exact and args.candidates is not None:
+        raise StylexError("--candidates applies to screening; drop it or --exact")
+    screen = not args.exact
     main = int(os.environ.get("RANK", "0")) == 0
     if main:
         from stylex.metrics.fitness.store import warn_if_unfit
@@ -133,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     result = af.attribute(
         num_images=args.num_images,
         top_k=args.top_k,
-        screen=args.screen,
+        screen=screen,
         candidates=args.candidates,
         threshold=args.threshold,
         max_flip_fraction=(None if args.max_flip_fraction >= 1 else args.max_flip_fraction),
@@ -151,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             save_other_classifier(args.classifier, out, other)
         result.save(out)
         cfg = result.config
-        mode = "screening" if args.screen else "exact"
+        mode = f"screening, {cfg['candidates']} candidates/class" if screen else "exact"
         print(
             f"AttFind ({mode}) on {result.effects.num_images} images, "
             f"{result.effects.num_coords} coordinates, {cfg['num_unstable']} unstable, "

@@ -10,13 +10,15 @@ differences ``u_k = logit_k − logit_0`` with respect to every style coordinate
 i.e. first order in logit space, passed through the softmax (which keeps the estimate a
 difference of probabilities and captures saturation, unlike a first-order step in p).
 
+Screening is AttFind's default mode (:class:`stylex.attfind.AttFind`; exact stays selectable).
 Candidates for class y (:func:`screen_candidates`): ``candidates`` pairs (default
-``2·top_k``), taken alternately from the greedy selection's order on Δ̂
-(:func:`stylex.attfind.select.select_class`, same rules as the exact mode) and from the order of
-mean effect. Their union over classes is the ``[2, S]`` mask of pairs whose Δ is then computed
-exactly on all N images; selection runs on those only, so every reported number (effect,
-flipped) is exact, only the choice of pairs is approximate. Cost per image: one forward +
-``K − 1`` backward passes, plus one partial re-run per candidate pair, instead of ``2·S``.
+``DEFAULT_CANDIDATES_PER_TOP_K · top_k``, :mod:`stylex.attfind.api`), taken alternately from
+the greedy selection's order on Δ̂ (:func:`stylex.attfind.select.select_class`, same rules as
+the exact mode) and from the order of mean effect. Their union over classes is the ``[2, S]``
+mask of pairs whose Δ is then computed exactly on all N images; selection runs on those only,
+so every reported number (effect, flipped) is exact, only the choice of pairs is approximate.
+Cost per image: one forward + ``K − 1`` backward passes, plus one partial re-run per candidate
+pair, instead of ``2·S``.
 
 Optional second stage (:func:`refine_candidates`, ``screen_pool``): a larger first-order pool
 re-ranked by its exact Δ on a subset of images. With small subsets this ranked *worse* than

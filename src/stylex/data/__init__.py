@@ -11,7 +11,8 @@ Spec syntax::
 ``SOURCE``
     a path — class-per-folder directory, a folder with a CSV, a ``.csv`` file or an ``.npz``
     (:mod:`stylex.data.user`) — or a built-in: ``fashion-mnist``, ``mnist``
-    (:mod:`stylex.data.builtin`), ``shapes`` (:mod:`stylex.data.shapes`).
+    (:mod:`stylex.data.builtin`), ``shapes`` (:mod:`stylex.data.shapes`), ``gratings``
+    (:mod:`stylex.data.gratings`).
 ``SPLIT``
     ``fashion-mnist@train`` (default) or ``fashion-mnist@test``.
 ``SELECTION``
@@ -20,11 +21,13 @@ Spec syntax::
     match case-insensitively with spaces/underscores read as hyphens; a number that is not a
     class name is a class index. For ``shapes`` the selection is the label rule:
     ``shapes:shape=circle``, ``shapes:hue<0.5&size>0.3``, ``shapes:shape`` (see
-    :mod:`stylex.data.shapes`).
+    :mod:`stylex.data.shapes`); the same for ``gratings`` over its factors:
+    ``gratings:angle<0.5``, ``gratings:angle<0.5&contrast>0.5``.
 ``OPTIONS``
     ``key=value`` pairs joined by ``&``. ``n=N``: a random subset of ``N`` images (chosen by the
     seed, in dataset order; for ``shapes`` the number generated, default 10000). ``shapes`` also
-    takes ``seed=S`` and ``shapes=circle,square``. Example: ``fashion-mnist@test:bag,coat?n=500``.
+    takes ``seed=S`` and ``shapes=circle,square``; ``gratings`` takes ``seed=S``. Example:
+    ``fashion-mnist@test:bag,coat?n=500``.
 
 A path that exists is read as a path, even if it contains ``:``, ``@`` or ``?``, except that a
 bare built-in name always means the built-in: a folder called ``shapes`` is ``./shapes``.
@@ -36,6 +39,7 @@ from pathlib import Path
 
 from stylex.data.builtin import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
 from stylex.data.dataset import StylexDataset, check_channels, check_resolution
+from stylex.data.gratings import make_gratings
 from stylex.data.shapes import DEFAULT_N, DEFAULT_RULE, FACTOR_NAMES, make_shapes, parse_rule
 from stylex.data.user import load_csv, load_folder, load_npz
 from stylex.errors import DataError
@@ -46,16 +50,19 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "StylexDataset",
     "load_dataset",
+    "make_gratings",
     "make_shapes",
     "parse_rule",
     "parse_spec",
 ]
 
-BUILTINS = ("fashion-mnist", "mnist", "shapes")
+BUILTINS = ("fashion-mnist", "mnist", "shapes", "gratings")
+_RULE_SOURCES = ("shapes", "gratings")  # synthetic data whose selection is a label rule
 _OPTIONS = {
     "fashion-mnist": {"n"},
     "mnist": {"n"},
     "shapes": {"n", "seed", "shapes"},
+    "gratings": {"n", "seed"},
     "path": {"n"},
 }
 
@@ -103,7 +110,7 @@ def parse_spec(spec: str) -> dict:
             "options": options,
         }
     name, _, split = head.partition("@")
-    if selection and "@" in selection and name != "shapes":  # fashion-mnist:a,b@test
+    if selection and "@" in selection and name not in _RULE_SOURCES:  # fashion-mnist:a,b@test
         selection, _, split = selection.rpartition("@")
     name = name.strip().lower().replace("_", "-")
     if name == "fashionmnist":
@@ -181,7 +188,7 @@ def load_dataset(
     if parsed["split"] is not None and source != "fashion-mnist":
         raise DataError(f"dataset {spec!r}: only fashion-mnist has splits (@train, @test)")
     select = None
-    if parsed["selection"] is not None and source != "shapes":
+    if parsed["selection"] is not None and source not in _RULE_SOURCES:
         select = [s for s in parsed["selection"].split(",") if s.strip()]
         if not select:
             raise DataError(f"dataset {spec!r}: empty class selection after ':'")
@@ -196,6 +203,18 @@ def load_dataset(
             seed=seed if s is None else s,
             shapes=shapes.split(",") if shapes else None,
             channels=3 if channels is None else channels,
+            name=str(spec),
+        )
+    if source == "gratings":
+        from stylex.data import gratings
+
+        s = _int_option(options, "seed", spec)
+        return make_gratings(
+            n=gratings.DEFAULT_N if n is None else n,
+            resolution=32 if resolution is None else resolution,
+            rule=parsed["selection"] or gratings.DEFAULT_RULE,
+            seed=seed if s is None else s,
+            channels=1 if channels is None else channels,
             name=str(spec),
         )
     common = dict(resolution=resolution, channels=channels, n=n, seed=seed, name=str(spec))

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,13 +80,14 @@ class Rule:
 
     text: str
     tree: tuple  # ("cmp", factor, op, value) | ("and"|"or", left, right) | ("class", factor)
+    names: tuple[str, ...] = tuple(FACTOR_NAMES)  # the factor columns the rule reads
 
     @property
     def is_multiclass(self) -> bool:
         return self.tree[0] == "class"
 
     def factors(self) -> list[str]:
-        """Names of the factors the rule uses, in ``FACTOR_NAMES`` order."""
+        """Names of the factors the rule uses, in the order of ``names``."""
         used: set[str] = set()
 
         def walk(t):
@@ -96,7 +98,7 @@ class Rule:
                 walk(t[2])
 
         walk(self.tree)
-        return [f for f in FACTOR_NAMES if f in used]
+        return [f for f in self.names if f in used]
 
     def class_names(self, shapes: list[int]) -> list[str]:
         if self.is_multiclass:
@@ -104,14 +106,14 @@ class Rule:
         return [_negate(self.tree, self.text), self.text]
 
     def evaluate(self, factors: np.ndarray, shapes: list[int] | None = None) -> np.ndarray:
-        """Labels (int64 ``[N]``) of factor rows ``[N, len(FACTOR_NAMES)]``."""
+        """Labels (int64 ``[N]``) of factor rows ``[N, len(names)]``."""
         if self.is_multiclass:
             codes = np.rint(np.asarray(factors)[:, 0]).astype(np.int64)
             lookup = np.full(len(SHAPE_NAMES), -1, np.int64)
             for k, s in enumerate(shapes or range(len(SHAPE_NAMES))):
                 lookup[s] = k
             return lookup[codes]
-        return _eval(self.tree, np.asarray(factors)).astype(np.int64)
+        return _eval(self.tree, np.asarray(factors), self.names).astype(np.int64)
 
 
 _OPS = {
@@ -129,10 +131,10 @@ _TOKEN = re.compile(
 )
 
 
-def _eval(t, f: np.ndarray) -> np.ndarray:
+def _eval(t, f: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     if t[0] == "cmp":
-        return _OPS[t[2]](f[:, FACTOR_NAMES.index(t[1])].astype(np.float64), t[3])
-    a, b = _eval(t[1], f), _eval(t[2], f)
+        return _OPS[t[2]](f[:, names.index(t[1])].astype(np.float64), t[3])
+    a, b = _eval(t[1], f, names), _eval(t[2], f, names)
     return a & b if t[0] == "and" else a | b
 
 
@@ -143,16 +145,26 @@ def _negate(t, text: str) -> str:
     return f"not({text})"
 
 
-def parse_rule(text: str) -> Rule:
-    """Parse a label rule (see the module docstring); raise :class:`DataError` if malformed."""
+def parse_rule(text: str, factor_names: list[str] | None = None, dataset: str = "shapes") -> Rule:
+    """Parse a label rule (see the module docstring); raise :class:`DataError` if malformed.
+
+    ``factor_names``: the factors a rule may name (default ``shapes``'s); ``dataset`` names the
+    data in error messages. Other synthetic data (:mod:`stylex.data.gratings`) share the syntax.
+    """
+    names = list(FACTOR_NAMES if factor_names is None else factor_names)
     src = text.strip()
     if not src:
-        raise DataError("empty shapes rule; write e.g. shapes:hue<0.5 or shapes:shape=circle")
+        example = (
+            "shapes:hue<0.5 or shapes:shape=circle"
+            if dataset == "shapes"
+            else (f"{dataset}:{names[0]}<0.5")
+        )
+        raise DataError(f"empty {dataset} rule; write e.g. {example}")
     tokens, pos = [], 0
     while pos < len(src):
         m = _TOKEN.match(src, pos)
         if not m or not m.group(1):
-            raise DataError(f"cannot parse shapes rule {text!r} at {src[pos:]!r}")
+            raise DataError(f"cannot parse {dataset} rule {text!r} at {src[pos:]!r}")
         tokens.append(m.group(1))
         pos = m.end()
         while pos < len(src) and src[pos].isspace():
@@ -160,14 +172,14 @@ def parse_rule(text: str) -> Rule:
 
     def bad(msg: str):
         return DataError(
-            f"bad shapes rule {text!r}: {msg}. Factors: {', '.join(FACTOR_NAMES)}; "
-            "syntax: FACTOR OP VALUE joined by & and |, e.g. shape=circle&hue<0.5"
+            f"bad {dataset} rule {text!r}: {msg}. Factors: {', '.join(names)}; "
+            f"syntax: FACTOR OP VALUE joined by & and |, e.g. {names[0]}<0.5&{names[-1]}>0.5"
         )
 
     if len(tokens) == 1:
-        if tokens[0] == "shape":
-            return Rule(src, ("class", "shape"))
-        if tokens[0] in FACTOR_NAMES:
+        if tokens[0] == "shape" and "shape" in names:
+            return Rule(src, ("class", "shape"), tuple(names))
+        if tokens[0] in names:
             raise bad(
                 f"only 'shape' can be used alone (multi-class); compare {tokens[0]} to a value"
             )
@@ -206,7 +218,7 @@ def parse_rule(text: str) -> Rule:
                 raise bad("missing ')'")
             return t
         factor = tok.lower()
-        if factor not in FACTOR_NAMES:
+        if factor not in names:
             raise bad(f"unknown factor {tok!r}")
         op = take()
         if op not in _OPS:
@@ -224,7 +236,7 @@ def parse_rule(text: str) -> Rule:
     tree = p_or()
     if i != len(tokens):
         raise bad(f"unexpected {tokens[i]!r}")
-    return Rule(src, tree)
+    return Rule(src, tree, tuple(names))
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,6 +293,45 @@ def render(factors: np.ndarray, resolution: int) -> np.ndarray:
     return out
 
 
+def balanced_sample(
+    n: int,
+    class_names: list[str],
+    draw: Callable[[], np.ndarray],
+    label: Callable[[np.ndarray], np.ndarray],
+    what: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rejection sampling to ``n`` images with balanced classes (module docstring).
+
+    ``draw()`` returns the next chunk of independent factor rows, ``label(rows)`` their labels;
+    each class keeps its first ``n / K`` (±1) candidates in drawing order. Returns the kept rows
+    and their candidate indices (sorted; the image ids). ``what`` names the data in errors.
+    """
+    k = len(class_names)
+    quota = [n // k + (1 if c < n % k else 0) for c in range(k)]
+    kept: list[list[np.ndarray]] = [[] for _ in range(k)]  # candidate indices per class
+    rows: list[np.ndarray] = []
+    have = [0] * k
+    drawn = 0
+    while any(h < q for h, q in zip(have, quota, strict=True)):
+        if drawn >= max(200 * n, 10 * _CHUNK):
+            rare = [class_names[c] for c in range(k) if have[c] < quota[c]]
+            raise DataError(
+                f"{what}: class {rare} is too rare (or impossible) under the factor "
+                f"distribution; found {have} of {quota} in {drawn} candidates"
+            )
+        f = draw()
+        labels = label(f)
+        rows.append(f)
+        for c in range(k):
+            idx = np.flatnonzero(labels == c)[: quota[c] - have[c]]
+            kept[c].append(idx + drawn)
+            have[c] += len(idx)
+        drawn += len(f)
+    all_f = np.concatenate(rows)
+    cand = np.sort(np.concatenate([np.concatenate(kc) for kc in kept]))
+    return all_f[cand], cand
+
+
 def make_shapes(
     n: int = DEFAULT_N,
     resolution: int = 32,
@@ -315,31 +366,14 @@ def make_shapes(
         )
     if n < k:
         raise DataError(f"shapes: need at least {k} images for {k} classes, got n={n}")
-    quota = [n // k + (1 if c < n % k else 0) for c in range(k)]
-
     rng = np.random.default_rng(seed)
-    kept: list[list[np.ndarray]] = [[] for _ in range(k)]  # candidate indices per class
-    rows: list[np.ndarray] = []
-    have = [0] * k
-    drawn = 0
-    while any(h < q for h, q in zip(have, quota, strict=True)):
-        if drawn >= max(200 * n, 10 * _CHUNK):
-            rare = [class_names[c] for c in range(k) if have[c] < quota[c]]
-            raise DataError(
-                f"shapes:{rule}: class {rare} is too rare (or impossible) under the factor "
-                f"distribution; found {have} of {quota} in {drawn} candidates"
-            )
-        f = sample_factors(rng, _CHUNK, codes)
-        labels = parsed.evaluate(f, codes)
-        rows.append(f)
-        for c in range(k):
-            idx = np.flatnonzero(labels == c)[: quota[c] - have[c]]
-            kept[c].append(idx + drawn)
-            have[c] += len(idx)
-        drawn += _CHUNK
-    all_f = np.concatenate(rows)
-    cand = np.sort(np.concatenate([np.concatenate(kc) for kc in kept]))
-    factors = all_f[cand]
+    factors, cand = balanced_sample(
+        n,
+        class_names,
+        lambda: sample_factors(rng, _CHUNK, codes),
+        lambda f: parsed.evaluate(f, codes),
+        f"shapes:{rule}",
+    )
     labels = parsed.evaluate(factors, codes)
     images = render(factors, resolution)
     if check_channels(channels) == 1:

@@ -88,11 +88,28 @@ class FactorSpec:
         return {"categorical": self.num_classes, "circular": 2, "continuous": 1}[self.kind]
 
 
+def synthetic_source(factor_names: Sequence[str]):
+    """``(name, make, augment)`` of the built-in synthetic data (``shapes``, ``gratings``)
+    whose factors these are, or None: ``make(n=, resolution=, seed=, channels=)`` renders fresh
+    probe training images; ``augment`` says whether :func:`generator_artefacts` keeps every
+    factor (true for ``shapes``; blur changes a grating's contrast)."""
+    from stylex.data import gratings, shapes
+
+    if list(factor_names) == shapes.FACTOR_NAMES:
+        return "shapes", shapes.make_shapes, True
+    if list(factor_names) == gratings.FACTOR_NAMES:
+        return "gratings", gratings.make_gratings, False
+    return None
+
+
 def factor_specs(factor_names: Sequence[str]) -> list[FactorSpec]:
-    """Specs for a dataset's factors: the ``shapes`` kinds when the names are ``shapes``'s,
-    otherwise every factor continuous."""
+    """Specs for a dataset's factors: the ``shapes`` and ``gratings`` kinds when the names are
+    theirs, otherwise every factor continuous."""
+    from stylex.data import gratings
     from stylex.data.shapes import FACTOR_NAMES, SHAPE_NAMES
 
+    if list(factor_names) == gratings.FACTOR_NAMES:
+        return [FactorSpec(n, gratings.FACTOR_KINDS.get(n, "continuous")) for n in factor_names]
     if list(factor_names) == FACTOR_NAMES:
         return [
             FactorSpec(n, "categorical", len(SHAPE_NAMES))
@@ -377,31 +394,31 @@ def load_or_train_probe(
     loaded from ``cache_dir/metrics_probe.{safetensors,json}`` when its key matches, otherwise
     trained and written there.
 
-    Training data: for ``shapes`` factors, ``num_train`` images from ``make_shapes`` with
-    ``seed`` at the dataset's resolution and channels, with :func:`generator_artefacts`
-    augmentation; otherwise ``train_source`` (a dataset with the same factors, e.g. the run's
+    Training data: for ``shapes`` (``gratings``) factors, ``num_train`` images from
+    ``make_shapes`` (``make_gratings``) with ``seed`` at the dataset's resolution and channels,
+    with :func:`generator_artefacts` augmentation for ``shapes`` (:func:`synthetic_source`);
+    otherwise ``train_source`` (a dataset with the same factors, e.g. the run's
     training split; required then), without it (blur or desaturation may change unknown
     factors). The info has the probe's errors on 512 clean held-out renders (``clean_test``)
     and, for ``shapes``, on the same renders degraded by :func:`generator_artefacts`
     (``degraded_test``).
     """
-    from stylex.data.shapes import FACTOR_NAMES, make_shapes
-
     if dataset.factors is None:
         raise ValueError(f"{dataset.name}: no generating factors, no ground truth")
     specs = factor_specs(dataset.factor_names)
-    is_shapes = list(dataset.factor_names) == FACTOR_NAMES
-    source = "shapes" if is_shapes else f"train-split:{getattr(train_source, 'name', '')}"
+    synth = synthetic_source(dataset.factor_names)
+    augment = bool(synth and synth[2])
+    source = synth[0] if synth else f"train-split:{getattr(train_source, 'name', '')}"
     key_d = {
         "format": PROBE_FORMAT,
         "arch": 2,
-        "augment": is_shapes,
+        "augment": augment,
         "source": source,
         "resolution": dataset.resolution,
         "channels": dataset.channels,
         "seed": seed,
         "steps": steps,
-        "num_train": num_train if is_shapes else len(train_source or []),
+        "num_train": num_train if synth else len(train_source or []),
         "batch": batch,
         "specs": [asdict(s) for s in specs],
     }
@@ -419,13 +436,12 @@ def load_or_train_probe(
                 return probe.to(device).eval().requires_grad_(False), {**info, "cached": True}
         except (OSError, ValueError, KeyError, RuntimeError):
             pass  # missing, stale or torn: retrain
-    if is_shapes:
-        train = make_shapes(
+    if synth:
+        make = synth[1]
+        train = make(
             n=num_train, resolution=dataset.resolution, seed=seed, channels=dataset.channels
         )
-        test = make_shapes(
-            n=512, resolution=dataset.resolution, seed=seed + 1, channels=dataset.channels
-        )
+        test = make(n=512, resolution=dataset.resolution, seed=seed + 1, channels=dataset.channels)
     else:
         if train_source is None or train_source.factors is None:
             raise ValueError("a probe for non-shapes factors needs train_source with factors")
@@ -439,12 +455,12 @@ def load_or_train_probe(
         steps=steps,
         batch=batch,
         seed=seed,
-        augment=is_shapes,
+        augment=augment,
         device=device,
         progress=progress,
     )
     degraded = {}
-    if is_shapes and len(test):
+    if augment and len(test):
         timg = generator_artefacts(
             test.images.float() / 127.5 - 1.0, torch.Generator().manual_seed(seed + 2)
         )
@@ -717,5 +733,6 @@ __all__ = [
     "load_or_train_probe",
     "probe_errors",
     "run_ground_truth",
+    "synthetic_source",
     "train_probe",
 ]
