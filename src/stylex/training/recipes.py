@@ -21,12 +21,13 @@ RECIPES: dict[str, dict[str, Any]] = {
         "precision": "auto",
         "perceptual": "none",
         "rec_loss": "foreground",
+        "lambda_l1": 10.0,
         "lambda_inv": 1.0,
         "cond_dropout": 0.5,
         "lambda_cf": 1.0,
         "cond_sparsity": 20.0,
         "warmup_steps": 500,
-        "warmup_adv": 0.1,
+        "warmup_adv": 0.0,
     },
 }
 DEFAULT_RECIPE = "stylex"
