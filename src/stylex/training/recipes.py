@@ -24,7 +24,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "lambda_l1": 10.0,
         "lambda_inv": 1.0,
         "cond_dropout": 0.5,
-        "lambda_cf": 1.0,
+        "lambda_cf": 3.0,
         "cond_sparsity": 20.0,
         "warmup_steps": 500,
         "warmup_adv": 0.0,
