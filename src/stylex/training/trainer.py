@@ -268,14 +268,12 @@ class Trainer:
                 D(x_rand, c_shuf).float()
             )
             loss_l1 = l1(x_rec.float(), x)
-            loss_w = l1(E(x_rec).float(), w.detach().float())
-            loss = adv + tc.lambda_w * loss_w
-            if tc.rec_loss == "l1":
-                loss = loss + tc.lambda_l1 * loss_l1
-            else:
+            loss_rec = loss_l1  # recipe: or the foreground loss
+            if tc.rec_loss != "l1":
                 loss_rec = reconstruction_loss(x_rec, x, tc.rec_loss)
-                loss = loss + tc.lambda_l1 * loss_rec
                 stats.add(rec=loss_rec)
+            loss_w = l1(E(x_rec).float(), w.detach().float())
+            loss = adv + tc.lambda_l1 * loss_rec + tc.lambda_w * loss_w
             if tc.lambda_inv > 0:  # recipe: E inverts generated samples (gradient to E only)
                 inv = l1(E(x_rand.detach()).float(), w_rand.detach().float())
                 loss = loss + tc.lambda_inv * inv
