@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 **({"steps": args.steps} if args.steps is not None else {}),
                 **({"batch": args.batch} if args.batch is not None else {}),
                 "baseline": args.baseline,
-            }
+            },
         )
         size = ModelSize(
             channel_max=args.width, w_dim=args.w_dim, mapping_layers=args.mapping_layers

@@ -59,9 +59,7 @@ def border_background(x: torch.Tensor) -> torch.Tensor:
 
     x: [B, C, H, W] → [B, C, 1, 1].
     """
-    border = torch.cat(
-        [x[:, :, 0, :], x[:, :, -1, :], x[:, :, 1:-1, 0], x[:, :, 1:-1, -1]], dim=2
-    )
+    border = torch.cat([x[:, :, 0, :], x[:, :, -1, :], x[:, :, 1:-1, 0], x[:, :, 1:-1, -1]], dim=2)
     return border.median(dim=2).values[..., None, None]
 
 
