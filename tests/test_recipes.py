@@ -178,16 +178,19 @@ def test_foreground_l1_known_answers():
     bg = -torch.ones_like(x)
     assert foreground_l1(x, x).item() == pytest.approx(0.0)
     # drawing only the background scores 1 for every image, whatever the object's size
-    assert foreground_l1(bg, x).item() == pytest.approx(1.0, abs=1e-3)
-    # image 0 by hand: fg = 2 on 4 of 64 px, mean fg 0.125 → weights 0.5 + 4 = 4.5 there,
-    # 0.5 elsewhere; an error of 1 on the object only: err = 4·4.5·1/64, ref = 4·4.5·2/64
+    assert foreground_l1(bg, x).item() == pytest.approx(1.0, abs=1e-5)
+    # a flat image (no foreground) is divided by eps, not by ~0
+    flat = torch.zeros(1, 1, 8, 8)
+    assert foreground_l1(flat + 0.1, flat, eps=0.02).item() == pytest.approx(0.5 * 0.1 / 0.02)
+    # image 0 by hand: fg = 2 on 4 of 64 px, mean fg 0.125 → weights 0.5 + 8 = 8.5 there,
+    # 0.5 elsewhere; an error of 1 on the object only: err = 4·8.5·1/64, ref = 4·8.5·2/64
     rec = x[:1].clone()
     rec[0, :, 2:4, 2:4] = 0.0
     assert foreground_l1(rec, x[:1]).item() == pytest.approx(0.5, abs=1e-3)
     # an error on the background counts less than the same error on the object
     rec_bg = x[:1].clone()
     rec_bg[0, :, 6:8, 6:8] = 0.0
-    assert foreground_l1(rec_bg, x[:1]).item() == pytest.approx(4 * 0.5 / (4 * 4.5 * 2), rel=1e-2)
+    assert foreground_l1(rec_bg, x[:1]).item() == pytest.approx(4 * 0.5 / (4 * 8.5 * 2), rel=1e-5)
     assert reconstruction_loss(rec, x[:1], "l1").item() == pytest.approx(4 / 64)
     with pytest.raises(ValueError):
         reconstruction_loss(rec, x[:1], "l2")

@@ -63,22 +63,23 @@ def border_background(x: torch.Tensor) -> torch.Tensor:
     return border.median(dim=2).values[..., None, None]
 
 
-def foreground_l1(x_rec: torch.Tensor, x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+def foreground_l1(x_rec: torch.Tensor, x: torch.Tensor, eps: float = 0.02) -> torch.Tensor:
     """Reconstruction L1 that a flat background cannot dominate; mean over the batch.
 
     Per image, pixels are weighted by ``0.5 + 0.5·fg/mean(fg)`` with ``fg = |x − bg|``
     (channel mean, ``bg`` = :func:`border_background`), and the weighted L1 is divided by the
     same weighted L1 of the flat background image itself. So ``x_rec = x`` scores 0 and
     ``x_rec = bg`` (drawing nothing but the background) scores 1 for every image, however
-    small its object. x_rec, x: [B, C, H, W] in [-1, 1].
+    small its object. An (almost) flat image, whose reference is below ``eps``, is divided by
+    ``eps`` instead. x_rec, x: [B, C, H, W] in [-1, 1].
     """
     x_rec, x = x_rec.float(), x.float()
     bg = border_background(x)
     fg = (x - bg).abs().mean(1, keepdim=True)  # [B, 1, H, W]
-    weight = 0.5 + 0.5 * fg / (fg.mean((2, 3), keepdim=True) + eps)
+    weight = 0.5 + 0.5 * fg / fg.mean((2, 3), keepdim=True).clamp_min(1e-6)
     err = (weight * (x_rec - x).abs()).mean((1, 2, 3))
     ref = (weight * (bg - x).abs()).mean((1, 2, 3))
-    return (err / (ref + eps)).mean()
+    return (err / ref.clamp_min(eps)).mean()
 
 
 def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
