@@ -80,7 +80,7 @@ def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minu
         return dest
     from stylex.classifier import train_classifier
     from stylex.data import load_dataset
-    from stylex.training import TrainConfig
+    from stylex.training.recipes import DEFAULT_RECIPE, recipe_config
     from stylex.training.trainer import ModelSize, create_run
 
     clf = dest.parent / f"{dest.name}-classifier.pt"
@@ -90,8 +90,8 @@ def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minu
                                epochs=classifier_epochs)
         print(f"classifier validation accuracy: {res['val_accuracy']:.2%}")
     _stage(f"training {'the baseline' if baseline else 'StylEx'} for {minutes:g} minutes")
-    tc = TrainConfig(steps=100_000, batch=16, baseline=baseline, checkpoint_every=200,
-                     sample_every=200, eval_every=200)
+    tc = recipe_config(DEFAULT_RECIPE, steps=100_000, batch=16, baseline=baseline,
+                       checkpoint_every=200, sample_every=200, eval_every=200)
     tr = create_run(dest, task.data, str(clf), resolution=32, train=tc,
                     size=ModelSize(channel_max=128, w_dim=128), device=device)
     tr.train(time_limit_s=minutes * 60)

@@ -7,6 +7,7 @@ import dataclasses
 
 from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
 from stylex.training.config import TrainConfig
+from stylex.training.recipes import DEFAULT_RECIPE, RECIPES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,17 +63,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--recipe",
+        default=None,
+        choices=sorted(RECIPES),
+        help=f"preset of the options below (default {DEFAULT_RECIPE}; 'paper' = plain StylEx); "
+        "options given explicitly override it",
+    )
+    preset = RECIPES[DEFAULT_RECIPE]
     for f in dataclasses.fields(TrainConfig):
-        if f.name in ("steps", "batch", "baseline"):
+        if f.name in ("steps", "batch", "baseline", "recipe"):
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = type(f.default)
         extra = {"nargs": "?", "const": True} if kind is bool else {}  # bare --flag means true
+        shown = f"{preset[f.name]}; paper: {f.default}" if f.name in preset else f.default
         p.add_argument(
             flag,
             type=kind if kind is not bool else _bool,
             default=None,
-            help=f"(default {f.default})",
+            help=f"(default {shown})",
             **extra,
         )
     p.add_argument(
@@ -90,12 +100,14 @@ def _bool(v: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
+    from stylex.training.recipes import recipe_config
     from stylex.training.trainer import ModelSize, create_run, resume_run
 
     overrides = {
         f.name: getattr(args, f.name)
         for f in dataclasses.fields(TrainConfig)
-        if f.name not in ("steps", "batch", "baseline") and getattr(args, f.name, None) is not None
+        if f.name not in ("steps", "batch", "baseline", "recipe")
+        and getattr(args, f.name, None) is not None
     }
     if args.resume and args.init_from:
         raise StylexError("--init-from starts a new run; it cannot be combined with --resume")
@@ -111,13 +123,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.data or not args.classifier:
             raise StylexError("--data and --classifier are required for a new run")
-        tc = TrainConfig(
+        tc = recipe_config(
+            args.recipe or DEFAULT_RECIPE,
             **{
                 **overrides,
                 **({"steps": args.steps} if args.steps is not None else {}),
                 **({"batch": args.batch} if args.batch is not None else {}),
                 "baseline": args.baseline,
-            }
+            },
         )
         size = ModelSize(
             channel_max=args.width, w_dim=args.w_dim, mapping_layers=args.mapping_layers

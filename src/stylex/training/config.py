@@ -25,6 +25,19 @@ class TrainConfig(ConfigMixin):
     * ``lambda_cf`` — counterfactual condition loss ``KL(C(x_j) ‖ C(G(E(x_i), c_j)))`` with
       ``j`` a shuffle of the batch: the reconstruction of ``x_i`` under another image's
       condition must be classified like that image, so c keeps control of the class.
+
+    Recipe terms (off here, i.e. the paper's; :mod:`stylex.training.recipes` names presets and
+    ``recipe`` records which one the run started from):
+
+    * ``rec_loss`` — ``"l1"`` or ``"foreground"`` (:func:`~stylex.training.losses.foreground_l1`:
+      per-image L1 relative to a flat background, foreground-weighted);
+    * ``lambda_inv`` — ``λ · L1(E(G(w)), w)`` on the random branch (E learns inversion on
+      generated samples, gradient to E only);
+    * ``cond_dropout`` — probability that an image's condition on the encoder branch is replaced
+      by the batch's mean condition (the image must then be carried by w);
+    * ``warmup_steps`` / ``warmup_adv`` — for the first ``warmup_steps`` steps ``cond_sparsity``
+      and ``lambda_cf`` are off and the encoder branch's adversarial term has weight
+      ``warmup_adv``; over the next ``warmup_steps`` all three ramp linearly to full.
     """
 
     steps: int = 10000
@@ -57,6 +70,12 @@ class TrainConfig(ConfigMixin):
     log_every: int = 10
     eval_every: int = 250
     eval_images: int = 64
+    recipe: str = "paper"
+    rec_loss: str = "l1"
+    lambda_inv: float = 0.0
+    cond_dropout: float = 0.0
+    warmup_steps: int = 0
+    warmup_adv: float = 1.0
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch < 1:
@@ -69,3 +88,9 @@ class TrainConfig(ConfigMixin):
             raise ValueError("precision must be auto|fp32|bf16")
         if self.perceptual not in ("effnet", "none"):
             raise ValueError("perceptual must be 'effnet' or 'none'")
+        if self.rec_loss not in ("l1", "foreground"):
+            raise ValueError("rec_loss must be 'l1' or 'foreground'")
+        if not 0 <= self.cond_dropout <= 1:
+            raise ValueError("cond_dropout must be in [0, 1]")
+        if self.lambda_inv < 0 or self.warmup_steps < 0 or self.warmup_adv < 0:
+            raise ValueError("lambda_inv, warmup_steps and warmup_adv must be >= 0")

@@ -51,3 +51,56 @@ def condition_from_logits(logits: torch.Tensor, signal: str) -> torch.Tensor:
     if signal == "logits":
         return logits.float()
     raise ValueError(f"condition signal must be 'probs' or 'logits', got {signal!r}")
+
+
+# ------------------------------------------------------------------ recipe terms (issue 16)
+def border_background(x: torch.Tensor) -> torch.Tensor:
+    """Per-image, per-channel flat background: the median of the 1-px border.
+
+    x: [B, C, H, W] → [B, C, 1, 1].
+    """
+    border = torch.cat([x[:, :, 0, :], x[:, :, -1, :], x[:, :, 1:-1, 0], x[:, :, 1:-1, -1]], dim=2)
+    return border.median(dim=2).values[..., None, None]
+
+
+def foreground_l1(x_rec: torch.Tensor, x: torch.Tensor, eps: float = 0.02) -> torch.Tensor:
+    """Reconstruction L1 that a flat background cannot dominate; mean over the batch.
+
+    Per image, pixels are weighted by ``0.5 + 0.5·fg/mean(fg)`` with ``fg = |x − bg|``
+    (channel mean, ``bg`` = :func:`border_background`), and the weighted L1 is divided by the
+    same weighted L1 of the flat background image itself. So ``x_rec = x`` scores 0 and
+    ``x_rec = bg`` (drawing nothing but the background) scores 1 for every image, however
+    small its object. An (almost) flat image, whose reference is below ``eps``, is divided by
+    ``eps`` instead. x_rec, x: [B, C, H, W] in [-1, 1].
+    """
+    x_rec, x = x_rec.float(), x.float()
+    bg = border_background(x)
+    fg = (x - bg).abs().mean(1, keepdim=True)  # [B, 1, H, W]
+    weight = 0.5 + 0.5 * fg / fg.mean((2, 3), keepdim=True).clamp_min(1e-6)
+    err = (weight * (x_rec - x).abs()).mean((1, 2, 3))
+    ref = (weight * (bg - x).abs()).mean((1, 2, 3))
+    return (err / ref.clamp_min(eps)).mean()
+
+
+def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
+    """The encoder branch's pixel loss: ``"l1"`` (the paper's) or ``"foreground"``."""
+    if kind == "l1":
+        return l1(x_rec.float(), x)
+    if kind == "foreground":
+        return foreground_l1(x_rec, x)
+    raise ValueError(f"reconstruction loss must be 'l1' or 'foreground', got {kind!r}")
+
+
+def drop_condition(c: torch.Tensor, p: float, u: torch.Tensor) -> torch.Tensor:
+    """Condition dropout: rows of c [B, K] with ``u < p`` (u: uniform [B]) become the batch's
+    mean condition, so what they reconstruct must be carried by w alone."""
+    keep = (u >= p).to(c.dtype)[:, None]
+    return keep * c + (1 - keep) * c.mean(0, keepdim=True).detach()
+
+
+def warmup_ramp(step: int, warmup: int) -> float:
+    """Schedule factor: 0 for ``step < warmup``, then linear to 1 over the next ``warmup``
+    steps; always 1 when ``warmup`` is 0."""
+    if warmup <= 0:
+        return 1.0
+    return min(max((step - warmup) / warmup, 0.0), 1.0)

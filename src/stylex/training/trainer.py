@@ -54,9 +54,12 @@ from stylex.training.losses import (
     condition_from_logits,
     d_logistic_loss,
     d_r1_penalty,
+    drop_condition,
     g_nonsaturating_loss,
     group_lasso,
     l1,
+    reconstruction_loss,
+    warmup_ramp,
 )
 from stylex.utils.faults import fault_point
 from stylex.utils.fs import atomic_write_json
@@ -238,6 +241,12 @@ class Trainer:
         c_shuf = c[perm] if c is not None else None
         z = torch.randn(b, self.gen_cfg.z_dim, device=self.device)
         stats = StepStats()
+        # recipe (TrainConfig): condition dropout on the encoder branch, warm-up schedule
+        c_enc = c
+        if c is not None and tc.cond_dropout > 0:
+            c_enc = drop_condition(c, tc.cond_dropout, torch.rand(b, device=self.device))
+        ramp = warmup_ramp(step, tc.warmup_steps)
+        adv_rec_w = tc.warmup_adv + (1 - tc.warmup_adv) * ramp if tc.warmup_steps else 1.0
 
         # ---- discriminator
         G.requires_grad_(False)
@@ -269,16 +278,24 @@ class Trainer:
         E.requires_grad_(True)
         with self.autocast():
             w = E(x)
-            x_rec = G.generate(w, c, noise_mode="const")
+            x_rec = G.generate(w, c_enc, noise_mode="const")
             w_rand = G.map(z)
             self._track_w_avg(w_rand)
             x_rand = G.synthesize(G.styles(w_rand, c_shuf), noise_mode="random")
-            adv = g_nonsaturating_loss(D(x_rec, c).float()) + g_nonsaturating_loss(
+            adv = adv_rec_w * g_nonsaturating_loss(D(x_rec, c).float()) + g_nonsaturating_loss(
                 D(x_rand, c_shuf).float()
             )
             loss_l1 = l1(x_rec.float(), x)
+            loss_rec = loss_l1  # recipe: or the foreground loss
+            if tc.rec_loss != "l1":
+                loss_rec = reconstruction_loss(x_rec, x, tc.rec_loss)
+                stats.add(rec=loss_rec)
             loss_w = l1(E(x_rec).float(), w.detach().float())
-            loss = adv + tc.lambda_l1 * loss_l1 + tc.lambda_w * loss_w
+            loss = adv + tc.lambda_l1 * loss_rec + tc.lambda_w * loss_w
+            if tc.lambda_inv > 0:  # recipe: E inverts generated samples (gradient to E only)
+                inv = l1(E(x_rand.detach()).float(), w_rand.detach().float())
+                loss = loss + tc.lambda_inv * inv
+                stats.add(w_inv=inv)
             if self.perceptual is not None:
                 loss_p = self.perceptual(x_rec.float(), x)
                 loss = loss + tc.lambda_perc * loss_p
@@ -287,14 +304,14 @@ class Trainer:
                 kl = classifier_kl(logits_real, C(x_rec.float()))
                 loss = loss + tc.lambda_cls * kl
                 stats.add(kl=kl)
-            if not tc.baseline and tc.lambda_cf > 0:
+            if not tc.baseline and tc.lambda_cf > 0 and ramp > 0:
                 x_cf = G.generate(w, c_shuf, noise_mode="const")
                 cf = classifier_kl(logits_real[perm], C(x_cf.float()))
-                loss = loss + tc.lambda_cf * cf
+                loss = loss + tc.lambda_cf * ramp * cf
                 stats.add(cf=cf)
-            if not tc.baseline and tc.cond_sparsity > 0:
+            if not tc.baseline and tc.cond_sparsity > 0 and ramp > 0:
                 lasso = group_lasso(G.condition_weights())
-                loss = loss + tc.cond_sparsity * lasso
+                loss = loss + tc.cond_sparsity * ramp * lasso
                 stats.add(cond_lasso=lasso)
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_e.zero_grad(set_to_none=True)

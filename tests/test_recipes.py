@@ -1,0 +1,210 @@
+"""Training recipes (issue 16): presets, the CLI's default, and the recipe's loss terms."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from stylex.training import TrainConfig
+from stylex.training import cli as train_cli
+from stylex.training.losses import (
+    border_background,
+    drop_condition,
+    foreground_l1,
+    reconstruction_loss,
+    warmup_ramp,
+)
+from stylex.training.recipes import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    UnknownRecipe,
+    recipe_config,
+)
+
+# TrainConfig's defaults before recipes existed (the paper's StylEx): `--recipe paper` must
+# reproduce them exactly.
+OLD_DEFAULTS = dict(
+    steps=10000,
+    batch=16,
+    lr_g=0.002,
+    lr_d=0.002,
+    lr_e=0.002,
+    beta1=0.0,
+    beta2=0.99,
+    r1_gamma=1.0,
+    r1_every=16,
+    lambda_l1=1.0,
+    lambda_perc=0.1,
+    lambda_w=1.0,
+    lambda_cls=1.0,
+    cond_sparsity=0.0,
+    lambda_cf=0.0,
+    cond_signal="probs",
+    baseline=False,
+    ema_kimg=10.0,
+    ema_rampup=0.05,
+    seed=0,
+    precision="auto",
+    perceptual="effnet",
+    checkpoint_every=500,
+    keep_checkpoints=3,
+    sample_every=500,
+    log_every=10,
+    eval_every=250,
+    eval_images=64,
+)
+NEW_OFF = dict(rec_loss="l1", lambda_inv=0.0, cond_dropout=0.0, warmup_steps=0, warmup_adv=1.0)
+
+
+def test_paper_recipe_is_the_old_defaults_exactly():
+    d = recipe_config("paper").to_dict()
+    assert d == {**OLD_DEFAULTS, **NEW_OFF, "recipe": "paper"}
+    assert TrainConfig().to_dict() == d  # TrainConfig() itself stays the paper's
+
+
+def test_default_recipe_applies_its_preset_and_explicit_values_win():
+    tc = recipe_config()
+    assert tc.recipe == DEFAULT_RECIPE
+    for k, v in RECIPES[DEFAULT_RECIPE].items():
+        assert getattr(tc, k) == v, k
+    assert tc.to_dict() != recipe_config("paper").to_dict()
+    tc2 = recipe_config(DEFAULT_RECIPE, cond_dropout=0.0, steps=7)
+    assert tc2.cond_dropout == 0.0 and tc2.steps == 7
+    assert tc2.lambda_inv == RECIPES[DEFAULT_RECIPE]["lambda_inv"]
+    with pytest.raises(UnknownRecipe):
+        recipe_config("nope")
+
+
+def test_every_preset_names_real_fields():
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for preset in RECIPES.values():
+        assert set(preset) <= names
+
+
+def _cli_config(monkeypatch, tmp_path, *argv: str) -> dict:
+    """Parse `stylex train ARGV` and capture the TrainConfig handed to create_run."""
+    import stylex.training.trainer as trainer_mod
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_create_run(out, data, clf, **kw):
+        seen.update(kw["train"].to_dict())
+        raise Stop
+
+    monkeypatch.setattr(trainer_mod, "create_run", fake_create_run)
+    p = argparse.ArgumentParser()
+    train_cli.add_arguments(p)
+    args = p.parse_args(["--data", "d", "--classifier", "c", "--out", str(tmp_path), *argv])
+    with pytest.raises(Stop):
+        train_cli.run(args)
+    return seen
+
+
+def test_cli_uses_the_default_recipe_and_flags_override(monkeypatch, tmp_path):
+    plain = _cli_config(monkeypatch, tmp_path)
+    assert plain == recipe_config(DEFAULT_RECIPE, baseline=False).to_dict()
+    paper = _cli_config(monkeypatch, tmp_path, "--recipe", "paper")
+    assert paper == recipe_config("paper").to_dict()
+    mixed = _cli_config(monkeypatch, tmp_path, "--cond-dropout", "0.25", "--steps", "9")
+    assert mixed["cond_dropout"] == 0.25 and mixed["steps"] == 9
+    assert mixed["recipe"] == DEFAULT_RECIPE
+    assert mixed["lambda_inv"] == RECIPES[DEFAULT_RECIPE]["lambda_inv"]
+
+
+def test_recipe_is_recorded_in_config_json(tmp_path):
+    from stylex.classifier import train_classifier
+    from stylex.data import load_dataset
+    from stylex.training.trainer import ModelSize, create_run
+
+    clf = tmp_path / "clf.pt"
+    train_classifier(
+        load_dataset("shapes?n=64", resolution=16), clf, epochs=1, batch=32, progress=False, width=8
+    )
+    tc = recipe_config(
+        steps=3,
+        batch=4,
+        checkpoint_every=3,
+        sample_every=3,
+        eval_every=3,
+        eval_images=4,
+        log_every=1,
+        warmup_steps=1,
+    )
+    size = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)
+    tr = create_run(
+        tmp_path / "run",
+        "shapes?n=64",
+        str(clf),
+        resolution=16,
+        train=tc,
+        size=size,
+        device="cpu",
+        progress=False,
+    )
+    tr.train()
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["train"]["recipe"] == DEFAULT_RECIPE
+    assert cfg["train"]["rec_loss"] == "foreground"
+    logged = [json.loads(s) for s in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in logged if "w_inv" in r]
+    assert steps and all(r["w_inv"] > 0 for r in steps)
+    # warm-up 1: no counterfactual / lasso term in steps 0 and 1 (ramp 0), both in step 2 (1)
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    assert "cf" not in steps[0] and "cond_lasso" not in steps[1]
+    assert "cf" in steps[2] and "cond_lasso" in steps[2]
+
+
+# ------------------------------------------------------------------ loss functions
+def test_border_background_is_the_border_median():
+    x = torch.zeros(1, 2, 4, 4)
+    x[:, 0] = 0.5  # flat channel
+    x[:, 1, 1:3, 1:3] = 1.0  # object inside, border 0
+    x[:, 1, 0, 0] = 9.0  # one outlier on the border does not move the median
+    assert border_background(x).flatten().tolist() == [0.5, 0.0]
+
+
+def test_foreground_l1_known_answers():
+    x = -torch.ones(3, 1, 8, 8)
+    x[0, :, 2:4, 2:4] = 1.0  # small object
+    x[1, :, 1:7, 1:7] = 0.0  # large object
+    x[2, :, 3:5, 2:6] = 0.5
+    bg = -torch.ones_like(x)
+    assert foreground_l1(x, x).item() == pytest.approx(0.0)
+    # drawing only the background scores 1 for every image, whatever the object's size
+    assert foreground_l1(bg, x).item() == pytest.approx(1.0, abs=1e-5)
+    # a flat image (no foreground) is divided by eps, not by ~0
+    flat = torch.zeros(1, 1, 8, 8)
+    assert foreground_l1(flat + 0.1, flat, eps=0.02).item() == pytest.approx(0.5 * 0.1 / 0.02)
+    # image 0 by hand: fg = 2 on 4 of 64 px, mean fg 0.125 → weights 0.5 + 8 = 8.5 there,
+    # 0.5 elsewhere; an error of 1 on the object only: err = 4·8.5·1/64, ref = 4·8.5·2/64
+    rec = x[:1].clone()
+    rec[0, :, 2:4, 2:4] = 0.0
+    assert foreground_l1(rec, x[:1]).item() == pytest.approx(0.5, abs=1e-3)
+    # an error on the background counts less than the same error on the object
+    rec_bg = x[:1].clone()
+    rec_bg[0, :, 6:8, 6:8] = 0.0
+    assert foreground_l1(rec_bg, x[:1]).item() == pytest.approx(4 * 0.5 / (4 * 8.5 * 2), rel=1e-5)
+    assert reconstruction_loss(rec, x[:1], "l1").item() == pytest.approx(4 / 64)
+    with pytest.raises(ValueError):
+        reconstruction_loss(rec, x[:1], "l2")
+
+
+def test_drop_condition_known_answer():
+    c = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    u = torch.tensor([0.1, 0.9, 0.6, 0.2])
+    out = drop_condition(c, 0.5, u)
+    mean = [0.75, 0.25]
+    assert out.tolist() == [mean, [0.0, 1.0], [1.0, 0.0], mean]
+    assert torch.equal(drop_condition(c, 0.0, u), c)
+
+
+def test_warmup_ramp_known_values():
+    assert [warmup_ramp(s, 0) for s in (0, 5)] == [1.0, 1.0]
+    assert [warmup_ramp(s, 10) for s in (0, 9, 10, 15, 20, 99)] == [0, 0, 0, 0.5, 1, 1]
