@@ -14,7 +14,10 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import quality  # noqa: E402
 
-TINY_TRAIN = "--batch 4 --perceptual none --eval-images 8 --log-every 1 --checkpoint-every 2"
+# --force: the tiny classifier may sit at chance, which `stylex train` otherwise refuses
+TINY_TRAIN = (
+    "--batch 4 --perceptual none --eval-images 8 --log-every 1 --checkpoint-every 2 --force"
+)
 
 
 def tiny_args(out: Path, steps: int = 4) -> list[str]:

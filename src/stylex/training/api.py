@@ -28,7 +28,8 @@ def train(
         data: a dataset spec (a folder, CSV, ``.npz`` or a built-in such as ``mnist:3,8``).
         classifier: a TorchScript file or ``module:callable``.
         out: the new run folder.
-        config: a :class:`TrainConfig` (steps, batch, loss weights, …; defaults otherwise).
+        config: a :class:`TrainConfig` (steps, batch, loss weights, …); default: the default
+            recipe, as ``stylex train`` with no options (:mod:`stylex.training.recipes`).
         size: a :class:`~stylex.training.trainer.ModelSize` (widths), default the CLI's.
         time_limit_s: stop (after a checkpoint) once this much wall time has passed.
         contract: classifier contract fields over the classifier's own (``input_range``,
@@ -37,7 +38,11 @@ def train(
         force: train even when the classifier check fails (at chance, reversed class order,
             or another contract far more accurate; see :mod:`stylex.classifier_check`).
     """
+    from stylex.training.recipes import recipe_config
     from stylex.training.trainer import create_run
+
+    if config is None:
+        config = recipe_config()
 
     trainer = create_run(
         out,
