@@ -60,13 +60,7 @@ def main() -> None:
     with torch.no_grad():
         acc = float((model(val.float_images()).argmax(1) == val.labels).float().mean())
         base = float((run.classifier(val.float_images()).argmax(1) == val.labels).float().mean())
-    contract = ClassifierContract(
-        input_range=(-1.0, 1.0),
-        resolution=train.resolution,
-        channels=train.channels,
-        class_names=list(train.class_names),
-        output="logits",
-    )
+    contract = ClassifierContract.for_data(train)
     save_torchscript(model, contract, args.out)
     print(f"wrote {args.out}: held-out accuracy {acc:.3f} (the run's classifier: {base:.3f})")
 

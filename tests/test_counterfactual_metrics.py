@@ -319,13 +319,7 @@ def _blur_classifier(run_dir, path):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    contract = ClassifierContract(
-        input_range=(-1.0, 1.0),
-        resolution=data.resolution,
-        channels=data.channels,
-        class_names=list(data.class_names),
-        output="logits",
-    )
+    contract = ClassifierContract.for_data(data)
     save_torchscript(model.eval(), contract, path)
     return path
 

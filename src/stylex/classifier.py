@@ -82,6 +82,18 @@ class ClassifierContract:
     def __post_init__(self):
         self.validate()
 
+    @classmethod
+    def for_data(cls, dataset) -> ClassifierContract:
+        """The contract of a classifier trained on ``dataset`` as stylex feeds it: images in
+        [-1, 1] at the data's resolution and channels, its class names, logits out."""
+        return cls(
+            input_range=(-1.0, 1.0),
+            resolution=dataset.resolution,
+            channels=dataset.channels,
+            class_names=list(dataset.class_names),
+            output="logits",
+        )
+
     def validate(self) -> ClassifierContract:
         try:
             lo, hi = (float(v) for v in self.input_range)
@@ -648,13 +660,7 @@ def train_classifier(
     bar.close()
     train_time = time.perf_counter() - t0
     model = model.cpu().eval()
-    contract = ClassifierContract(
-        input_range=(-1.0, 1.0),
-        resolution=dataset.resolution,
-        channels=dataset.channels,
-        class_names=list(dataset.class_names),
-        output="logits",
-    )
+    contract = ClassifierContract.for_data(dataset)
     path = save_torchscript(model, contract, out_path)
     # final check: the saved file loads and agrees with the data
     check_set = val_set if len(val_set) else train_set
