@@ -75,3 +75,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available on this machine")
     return dev
+
+
+def add_device_argument(parser, default: str = "auto") -> None:
+    """Add the ``--device`` option every stylex command shares (read with :func:`resolve_device`)."""
+    parser.add_argument(
+        "--device", default=default, help=f"auto | cpu | cuda | cuda:N (default {default})"
+    )
