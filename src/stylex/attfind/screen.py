@@ -37,32 +37,28 @@ from collections.abc import Sequence
 from itertools import zip_longest
 
 import torch
-from torch import nn
 
-from stylex.attfind.effects import ProgressFn, edit_targets, fast_effects
+from stylex.attfind.delta import ProgressFn, fast_effects
 from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD, select_class
 from stylex.attfind.select import unstable_images as _unstable
-from stylex.models.generator import Generator, StyleSpace
+from stylex.models.stylespace import EditContext
 
 
 def first_order_effects(
-    generator: Generator,
-    classifier: nn.Module,
+    ctx: EditContext,
     styles: Sequence[torch.Tensor],
-    style_min: torch.Tensor,
-    style_max: torch.Tensor,
-    space: StyleSpace,
-    shift_size: float = 1.0,
     *,
     batch: int = 32,
     progress: ProgressFn | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Estimated effects ``Δ̂ [N, 2, S, K]`` and the base probabilities ``[N, K]`` (float32, CPU).
 
-    Same arguments as :func:`stylex.attfind.effects.reference_effects`; ``batch`` images per
+    Same arguments as :func:`stylex.attfind.delta.reference_effects`; ``batch`` images per
     forward/backward pass.
     """
-    targets = edit_targets(style_min, style_max).to(styles[0].device)
+    generator, classifier, space = ctx.generator, ctx.classifier, ctx.space
+    shift_size = ctx.shift_size
+    targets = ctx.targets.to(styles[0].device)
     n = styles[0].shape[0]
     est, bases = [], []
     for a in range(0, n, batch):
@@ -146,13 +142,8 @@ def screen_candidates(
 
 
 def refine_candidates(
-    generator: Generator,
-    classifier: nn.Module,
+    ctx: EditContext,
     styles: Sequence[torch.Tensor],
-    style_min: torch.Tensor,
-    style_max: torch.Tensor,
-    space: StyleSpace,
-    shift_size: float,
     pool: torch.Tensor,
     candidates: int,
     *,
@@ -166,18 +157,37 @@ def refine_candidates(
     idx = torch.linspace(0, n - 1, min(subset, n)).round().long().unique()
     idx = idx.to(styles[0].device)
     sub = [s.index_select(0, idx) for s in styles]
-    delta, base = fast_effects(
-        generator,
-        classifier,
-        sub,
-        style_min,
-        style_max,
-        space,
-        shift_size,
-        computed=pool,
-        batch=batch,
-    )
+    delta, base = fast_effects(ctx, sub, computed=pool, batch=batch)
     mask, _ = screen_candidates(
         delta, base, candidates, threshold=threshold, max_flip_fraction=None, computed=pool
+    )
+    return mask
+
+
+def screen_pairs(
+    ctx: EditContext,
+    styles: Sequence[torch.Tensor],
+    candidates: int,
+    *,
+    pool: int = 0,
+    subset: int = 32,
+    threshold: float = DEFAULT_THRESHOLD,
+    max_flip_fraction: float | None = DEFAULT_MAX_FLIP_FRACTION,
+    batch: int | None = None,
+) -> torch.Tensor:
+    """Screening as AttFind runs it: the ``[2, S]`` mask of the pairs whose exact Δ is then
+    computed. :func:`first_order_effects` on all images, then :func:`screen_candidates`
+    (``candidates`` per class); with ``pool > 0`` a first-order pool of that size re-ranked by
+    :func:`refine_candidates` on ``subset`` images."""
+    est, base = first_order_effects(ctx, styles)
+    if pool > 0:
+        pool_mask, _ = screen_candidates(
+            est, base, pool, threshold=threshold, max_flip_fraction=max_flip_fraction
+        )
+        return refine_candidates(
+            ctx, styles, pool_mask, candidates, subset=subset, threshold=threshold, batch=batch
+        )
+    mask, _ = screen_candidates(
+        est, base, candidates, threshold=threshold, max_flip_fraction=max_flip_fraction
     )
     return mask

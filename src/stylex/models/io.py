@@ -17,8 +17,11 @@ from stylex.utils.fs import atomic_write_bytes, atomic_write_json
 FORMAT_VERSION = 1
 
 
-def save_state(module_or_state: nn.Module | dict[str, torch.Tensor], path: str | os.PathLike,
-               metadata: dict[str, str] | None = None) -> None:
+def save_state(
+    module_or_state: nn.Module | dict[str, torch.Tensor],
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Save a module's state (parameters and persistent buffers) as safetensors, atomically."""
     state = (
         module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
