@@ -25,7 +25,8 @@ from typing import Any
 
 import torch
 
-from stylex.attfind.effects import class_probs, edit_styles
+from stylex.models.stylespace import class_probs
+from stylex.models.stylespace import edit as edit_styles
 
 OTHER_PREFIX = "attfind-"
 OTHER_CLASSIFIER_FILE = "classifier.pt"
@@ -105,7 +106,7 @@ def classifier_alignment(
     """The alignment entry (module docstring) of the run's classifier (A, ``attfind_a``) and
     another one (B, ``classifier_b`` with ``attfind_b``), on the images whose per-layer
     ``styles`` are given. Both AttFind results must be in the run's StyleSpace."""
-    from stylex.attfind.api import agreement
+    from stylex.attfind import agreement
     from stylex.metrics.sufficiency import attfind_space, attribute_edits
 
     g = run.generator

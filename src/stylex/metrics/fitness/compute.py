@@ -50,8 +50,8 @@ def compute_fitness(
     thresholds: FitnessThresholds | None = None,
     recon: torch.Tensor | None = None,
     real_probs: torch.Tensor | None = None,
-    factor_errors: tuple[dict, dict] | None = None,
-    sufficiency: tuple[dict, float] | None = None,
+    factor_errors: tuple[dict | None, dict | None] | None = None,
+    sufficiency: tuple[dict, float | None] | None = None,
     attfind_dir: str | Path | None = None,
 ) -> Fitness:
     """The verdict for ``run`` (a :class:`~stylex.run.Run`, or anything with its
