@@ -51,11 +51,10 @@ def load_other(directory: str | Path, device=None):
 
     directory = Path(directory)
     result = AttFindResult.load(directory)
-    spec = directory / OTHER_CLASSIFIER_FILE
-    if not spec.is_file():
-        spec = result.config.get("classifier")
-        if not spec:
-            raise RunError(f"{directory}: no {OTHER_CLASSIFIER_FILE} and no classifier recorded")
+    copy = directory / OTHER_CLASSIFIER_FILE
+    spec = str(copy) if copy.is_file() else result.config.get("classifier")
+    if not spec:
+        raise RunError(f"{directory}: no {OTHER_CLASSIFIER_FILE} and no classifier recorded")
     return result, load_classifier(str(spec), device=device)
 
 

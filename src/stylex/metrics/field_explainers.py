@@ -46,6 +46,14 @@ def synthesize_batched(g: Any, styles: Sequence[torch.Tensor], batch: int) -> to
     )
 
 
+def _stack(items: list[torch.Tensor | None]) -> torch.Tensor:
+    """``torch.stack`` of per-image results, every one of which must have been filled."""
+    filled = [t for t in items if t is not None]
+    if len(filled) != len(items):
+        raise ValueError(f"{len(items) - len(filled)} of {len(items)} images have no result")
+    return torch.stack(filled)
+
+
 # ------------------------------------------------------------------------------ explainers
 @torch.no_grad()
 def attribute_counterfactuals(
@@ -62,7 +70,8 @@ def attribute_counterfactuals(
     full = g.style_space(include_rgb=True)
     edits, shift = attribute_edits(attfind), float(attfind.effects.shift_size)
     n = styles[0].shape[0]
-    images, probs = [None] * n, [None] * n
+    images: list[torch.Tensor | None] = [None] * n
+    probs: list[torch.Tensor | None] = [None] * n
     flat = full.flatten(styles).clone()
     needed = torch.full((n,), float("nan"))
     for y in target.unique().tolist():
@@ -89,7 +98,7 @@ def attribute_counterfactuals(
         for j, i in enumerate(idx.tolist()):
             images[i], probs[i] = best_img[j].cpu(), best_p[j].cpu()
         flat[idx] = best_flat
-    return Counterfactuals(torch.stack(images), torch.stack(probs), flat.cpu(), needed)
+    return Counterfactuals(_stack(images), _stack(probs), flat.cpu(), needed)
 
 
 @torch.no_grad()
@@ -102,7 +111,9 @@ def per_image_counterfactuals(
     ex = Explainer(run, attfind, batch=batch)
     full = run.generator.style_space(include_rgb=True)
     n = images.shape[0]
-    out_img, out_p, out_flat = [None] * n, [None] * n, [None] * n
+    out_img: list[torch.Tensor | None] = [None] * n
+    out_p: list[torch.Tensor | None] = [None] * n
+    out_flat: list[torch.Tensor | None] = [None] * n
     needed = torch.full((n,), float("nan"))
     for y in target.unique().tolist():
         idx = (target == y).nonzero().flatten()
@@ -120,7 +131,7 @@ def per_image_counterfactuals(
             out_flat[i] = full.flatten(ex.edit(st, attrs))[0].cpu()
             if int(p.argmax()) == y:
                 needed[i] = float(len(attrs))
-    return Counterfactuals(torch.stack(out_img), torch.stack(out_p), torch.stack(out_flat), needed)
+    return Counterfactuals(_stack(out_img), _stack(out_p), _stack(out_flat), needed)
 
 
 def gradient_counterfactuals_of_run(run, images, target, batch=64, **kw) -> Counterfactuals:

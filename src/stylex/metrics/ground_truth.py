@@ -131,10 +131,11 @@ def attribute_factor_changes(
 
         bar = tqdm(total=total, desc="factor changes", unit="attr")
     result: list[list[dict[str, Any]]] = []
-    for _y, attrs, idx in jobs:
-        if idx is None:
+    for _y, attrs, todo in jobs:
+        if todo is None:
             result.append([])
             continue
+        idx = todo
         sums = [{n: [0.0, 0.0, 0.0] for n in names} for _ in attrs]  # |Δ|, Δ, argmax changed
         for a0 in range(0, idx.numel(), max(1, batch)):
             sel = idx[a0 : a0 + batch]

@@ -219,7 +219,7 @@ def factor_check(
             excess[name] = float(q["normalised"]) - float(r["normalised"])
     if not excess:
         return Check(None, None, None, NOT_RUN, detail="no comparable factor errors")
-    worst = max(excess, key=excess.get)
+    worst = max(excess, key=lambda name: excess[name])
     passed = excess[worst] <= th.max_factor_excess
     return Check(
         excess[worst],

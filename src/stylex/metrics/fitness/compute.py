@@ -81,7 +81,7 @@ def compute_fitness(
     checks: dict[str, Check] = {}
 
     refs = trivial_references(images, pred)
-    best = min(refs, key=refs.get)
+    best = min(refs, key=lambda name: refs[name])
     l1 = float((images.double() - recon.double()).abs().mean())
     ok = l1 <= th.recon_ratio * refs[best]
     checks["reconstruction"] = Check(
