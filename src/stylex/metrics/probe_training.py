@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from stylex.errors import StylexError
 from stylex.metrics.probe import (
@@ -28,6 +27,7 @@ from stylex.metrics.probe import (
     factor_specs,
     synthetic_source,
 )
+from stylex.models.io import load_state, save_state
 from stylex.utils.fs import atomic_write_json, read_versioned_json
 
 
@@ -223,7 +223,7 @@ def load_or_train_probe(
                 probe = FactorProbe(
                     dataset.channels, specs, info.get("width", 32), dataset.resolution
                 )
-                probe.load_state_dict(load_file(str(wpath)))
+                load_state(probe, wpath)
                 return probe.to(device).eval().requires_grad_(False), {**info, "cached": True}
         except (OSError, ValueError, KeyError, RuntimeError, StylexError):
             pass  # missing, stale or torn: retrain
@@ -266,11 +266,7 @@ def load_or_train_probe(
     }
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f".{PROBE_FILE}.safetensors.tmp"
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in probe.state_dict().items()}, str(tmp)
-        )
-        tmp.replace(cache / f"{PROBE_FILE}.safetensors")
+        save_state(probe, cache / f"{PROBE_FILE}.safetensors")
         atomic_write_json(cache / f"{PROBE_FILE}.json", info)
     return probe, {**info, "cached": False}
 

@@ -20,7 +20,7 @@ min/max targets and the shift size), so those travel together as one object.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -119,7 +119,9 @@ def edit(
     return out
 
 
-def class_probs(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def class_probs(
+    classifier: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor
+) -> torch.Tensor:
     """``images [B, C, R, R]`` (clamped to [-1, 1] here) → softmax probabilities ``[B, K]``."""
     return torch.softmax(classifier(images.clamp(-1, 1)).float(), dim=1)
 
