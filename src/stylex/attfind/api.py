@@ -39,8 +39,8 @@ from typing import Any
 
 import torch
 
+import stylex.attfind.resume as resume_files
 from stylex import distributed as distr
-from stylex.attfind import resume as resume_files
 from stylex.attfind.d_filter import discriminator_filter
 from stylex.attfind.delta import ProgressFn, fast_effects, reference_effects
 from stylex.attfind.effects import DIRECTIONS, Effects, chunk_bounds

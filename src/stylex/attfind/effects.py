@@ -17,8 +17,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from stylex.attfind import delta as _delta
 from stylex.attfind.delta import ProgressFn
+from stylex.attfind.delta import fast_effects as _fast_effects
 from stylex.errors import RunError
 from stylex.models.generator import Generator
 from stylex.models.memory import default_batch, memory_budget
@@ -204,7 +204,7 @@ def fast_effects(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Transitional: :func:`stylex.attfind.delta.fast_effects` with the arguments spelt out."""
     ctx = EditContext(generator, classifier, space, style_min, style_max, shift_size)
-    return _delta.fast_effects(
+    return _fast_effects(
         ctx,
         styles,
         computed=computed,
