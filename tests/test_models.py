@@ -142,6 +142,27 @@ def test_rgb_edit_through_the_skip_path_equals_full_synthesis():
             g.run_rgb_edit(g.run_until(styles, 0), styles[0], 0, base, base)
 
 
+def test_edit_context_edits_like_the_functions():
+    from stylex.models import EditContext
+    from stylex.models.stylespace import edit, edit_targets, style_bounds
+
+    g = tiny_g(res=16)
+    styles = g.styles(torch.randn(3, 16))
+    space = g.style_space()
+    ctx = EditContext.from_styles(g, torch.nn.Identity(), styles, space, shift_size=0.5)
+    lo, hi = style_bounds(space.flatten(styles))
+    torch.testing.assert_close(ctx.targets, edit_targets(lo, hi), atol=0, rtol=0)
+    i = space.total - 1
+    got = ctx.edit(styles, i, ctx.targets[1, i])
+    want = edit(styles, space, i, ctx.targets[1, i], 0.5)
+    for a, b in zip(got, want, strict=True):
+        assert torch.equal(a, b)
+    layer, ch = space.locate(i)
+    s = styles[layer][:, ch]
+    assert torch.equal(got[layer][:, ch], s + 0.5 * (hi[i] - s))
+    assert got[0] is styles[0]  # only the edited layer is copied
+
+
 def test_style_space_index_roundtrip():
     g = tiny_g(res=32)
     for include_rgb in (False, True):
