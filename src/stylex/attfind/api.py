@@ -45,7 +45,7 @@ from stylex.attfind.d_filter import discriminator_filter
 from stylex.attfind.delta import ProgressFn, fast_effects, reference_effects
 from stylex.attfind.effects import DIRECTIONS, Effects, chunk_bounds
 from stylex.attfind.result import AttFindResult, agreement
-from stylex.attfind.screen import screen_pairs
+from stylex.attfind.screen import DEFAULT_CANDIDATES_PER_TOP_K, screen_pairs
 from stylex.attfind.select import (
     DEFAULT_MAX_FLIP_FRACTION,
     DEFAULT_THRESHOLD,
@@ -54,15 +54,6 @@ from stylex.attfind.select import (
 from stylex.attfind.tempered import TemperedClassifier
 from stylex.errors import RunError, StylexError
 from stylex.models.stylespace import EditContext, style_bounds
-
-# Screening's default: exact Δ for this many candidate pairs per class and requested attribute
-# (top_k = 10 → 50 per class). Measured with `benchmarks/attfind.py --run RUN --num-images 64
-# --max-flip-fraction 0.05 --candidates …` on copies of the shipped runs (32 px, width 128),
-# share of the exact top-10 per class also returned:
-#   Fashion-MNIST: 10 → 95 %; 20, 30, 40 → 100 %
-#   shapes:        10 → 80 %; 20, 30 → 95 %; 40 → 100 %
-# 5× leaves a margin over the smallest count at 100 % on both (README, "Performance notes").
-DEFAULT_CANDIDATES_PER_TOP_K = 5
 
 
 class AttFind:
@@ -185,7 +176,7 @@ class AttFind:
         partial_dir = Path(partial_dir) if (resume and partial_dir is not None) else None
         chunks = chunk_bounds(n, self.images_per_chunk)
         edits_per_image = int(computed.sum())
-        bar = self._bar(n * edits_per_image, info)
+        bar = resume_files.progress_bar(n * edits_per_image, self.progress and info.is_main)
         self.stats = {
             "chunks": len(chunks),
             "reused": 0,
@@ -270,13 +261,6 @@ class AttFind:
             "v": 1,
         }
         return resume_files.config_key(settings, (lo, hi, computed), self.model_fingerprint())
-
-    def _bar(self, total: int, info: distr.DistInfo):
-        if not self.progress or not info.is_main:
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, unit="edit", unit_scale=True, desc="AttFind Δ", smoothing=0.1)
 
     def _class_names(self) -> list[str]:
         names = list(getattr(self.classifier, "class_names", []) or [])

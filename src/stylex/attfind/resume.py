@@ -84,6 +84,15 @@ def write_partial(path: Path, delta: torch.Tensor, base_probs: torch.Tensor) -> 
     fault_point("attfind.chunk")
 
 
+def progress_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar over ``total`` edits with ETA (None when not ``enabled``)."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="edit", unit_scale=True, desc="AttFind Δ", smoothing=0.1)
+
+
 def chunked_effects(
     styles: Sequence[torch.Tensor],
     chunks: Sequence[tuple[int, int]],
@@ -134,6 +143,7 @@ __all__ = [
     "chunk_path",
     "config_key",
     "model_fingerprint",
+    "progress_bar",
     "read_partial",
     "tensor_digest",
     "write_partial",
