@@ -11,9 +11,7 @@ from typing import Any
 import torch
 
 from stylex.metrics.gradient_baseline import run_gradient_baseline
-from stylex.metrics.sufficiency import attfind_space, attribute_edits
-from stylex.models.stylespace import class_probs
-from stylex.models.stylespace import edit as edit_styles
+from stylex.metrics.sufficiency import attfind_context, attribute_edits
 
 
 @dataclass
@@ -66,9 +64,10 @@ def attribute_counterfactuals(
 ) -> Counterfactuals:
     """Global attributes, cumulative until the target class (module docstring).
     ``styles``: per-layer styles of the N images (on the run's device)."""
-    g, space = run.generator, attfind_space(run, attfind)
+    ctx = attfind_context(run, attfind)
+    g = ctx.generator
     full = g.style_space(include_rgb=True)
-    edits, shift = attribute_edits(attfind), float(attfind.effects.shift_size)
+    edits = attribute_edits(attfind)
     n = styles[0].shape[0]
     images: list[torch.Tensor | None] = [None] * n
     probs: list[torch.Tensor | None] = [None] * n
@@ -79,16 +78,16 @@ def attribute_counterfactuals(
         attrs = list(edits[y] if y < len(edits) else [])[:max_k]
         cur = [s.index_select(0, idx) for s in styles]
         img = synthesize_batched(g, cur, batch)
-        p = class_probs(run.classifier, img)
+        p = ctx.probs(img)
         done = p.argmax(1) == y
         needed[idx[done].cpu()] = 0.0
         best_img, best_p, best_flat = img.clone(), p.clone(), full.flatten(cur).clone()
         for k, a in enumerate(attrs, 1):
             if bool(done.all()):
                 break
-            cur = edit_styles(cur, space, int(a.index), float(a.target), shift)
+            cur = ctx.edit(cur, int(a.index), float(a.target))
             img = synthesize_batched(g, cur, batch)
-            p = class_probs(run.classifier, img)
+            p = ctx.probs(img)
             take = ~done  # not yet flipped: this step is its counterfactual for now
             best_img[take], best_p[take] = img[take], p[take]
             best_flat[take] = full.flatten(cur)[take]

@@ -42,6 +42,7 @@ import torch
 
 from stylex.errors import RunError
 from stylex.models.memory import default_batch
+from stylex.models.stylespace import EditContext
 from stylex.models.stylespace import edit as edit_styles
 
 
@@ -277,6 +278,20 @@ def attfind_space(run, attfind):
     return space
 
 
+def attfind_context(run: Any, attfind: Any, classifier: Any = None) -> EditContext:
+    """The edits of ``attfind`` in ``run``'s StyleSpace (checked, :func:`attfind_space`): the
+    run's generator, ``classifier`` (default the run's), AttFind's targets and shift size."""
+    effects = attfind.effects
+    return EditContext(
+        run.generator,
+        run.classifier if classifier is None else classifier,
+        attfind_space(run, attfind),
+        effects.style_min,
+        effects.style_max,
+        float(effects.shift_size),
+    )
+
+
 @torch.no_grad()
 def encode_styles_all(run, images: torch.Tensor, batch: int = 64) -> list[torch.Tensor]:
     """Per-layer style vectors ``[N, C_l]`` (on the run's device) of ``images`` in batches."""
@@ -322,6 +337,7 @@ def run_sufficiency(
 
 __all__ = [
     "SufficiencyResult",
+    "attfind_context",
     "attfind_space",
     "attribute_edits",
     "encode_styles_all",
