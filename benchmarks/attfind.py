@@ -28,6 +28,7 @@ from _common import matmul_gflops  # noqa: E402
 
 from stylex.attfind import (  # noqa: E402
     AttFind,
+    EditContext,
     Effects,
     agreement,
     fast_effects,
@@ -198,39 +199,23 @@ def main() -> None:
         mask = torch.zeros(2, s, dtype=torch.bool)
         mask[:, ::step] = True
     scale = (2 * s) / (int(mask.sum()) if mask is not None else 2 * s)
+    ctx = EditContext(g, clf, space, lo, hi, args.shift_size)
     reference_effects(
-        g,
-        clf,
-        [t[:1] for t in styles],
-        lo,
-        hi,
-        space,
-        args.shift_size,
-        computed=torch.eye(2, s, dtype=torch.bool),
+        ctx, [t[:1] for t in styles], computed=torch.eye(2, s, dtype=torch.bool)
     )  # warm-up
     _sync(device)
     t0 = time.perf_counter()
-    ref_delta, _ = reference_effects(
-        g, clf, ref_styles, lo, hi, space, args.shift_size, computed=mask
-    )
+    ref_delta, _ = reference_effects(ctx, ref_styles, computed=mask)
     _sync(device)
     t_ref = (time.perf_counter() - t0) / nr * scale
 
     # -- exact fast path
     fast_effects(
-        g,
-        clf,
-        [t[:1] for t in styles],
-        lo,
-        hi,
-        space,
-        args.shift_size,
-        computed=torch.eye(2, s, dtype=torch.bool),
-        batch=args.batch,
+        ctx, [t[:1] for t in styles], computed=torch.eye(2, s, dtype=torch.bool), batch=args.batch
     )  # warm-up
     _sync(device)
     t0 = time.perf_counter()
-    delta, base = fast_effects(g, clf, styles, lo, hi, space, args.shift_size, batch=args.batch)
+    delta, base = fast_effects(ctx, styles, batch=args.batch)
     _sync(device)
     t_fast = (time.perf_counter() - t0) / n
     cmp = ref_delta if mask is None else ref_delta[:, mask]
@@ -269,23 +254,13 @@ def main() -> None:
     for cand, pool in variants:
         _sync(device)
         t0 = time.perf_counter()
-        est, base_est = first_order_effects(g, clf, styles, lo, hi, space, args.shift_size)
+        est, base_est = first_order_effects(ctx, styles)
         if pool:
             pool_mask, _ = screen_candidates(
                 est, base_est, pool, max_flip_fraction=args.max_flip_fraction
             )
             computed = refine_candidates(
-                g,
-                clf,
-                styles,
-                lo,
-                hi,
-                space,
-                args.shift_size,
-                pool_mask,
-                cand,
-                subset=subset,
-                batch=args.batch,
+                ctx, styles, pool_mask, cand, subset=subset, batch=args.batch
             )
         else:
             computed, _ = screen_candidates(
@@ -293,9 +268,7 @@ def main() -> None:
             )
         _sync(device)
         t_rank = time.perf_counter() - t0
-        d_scr, _ = fast_effects(
-            g, clf, styles, lo, hi, space, args.shift_size, computed=computed, batch=args.batch
-        )
+        d_scr, _ = fast_effects(ctx, styles, computed=computed, batch=args.batch)
         _sync(device)
         t_scr = (time.perf_counter() - t0) / n
         scr_sel, _ = select_attributes(

@@ -9,6 +9,7 @@ from torch import nn
 from stylex.attfind import (
     AttFind,
     AttFindResult,
+    EditContext,
     Effects,
     agreement,
     fast_effects,
@@ -112,10 +113,9 @@ def test_fast_equals_reference(include_rgb, shift):
     run = tiny_run(k=3)
     af, styles, lo, hi = styles_and_bounds(run, 3, include_rgb)
     g, clf, space = run.generator, run.classifier, af.space
-    ref, ref_base = reference_effects(g, clf, styles, lo, hi, space, shift)
-    fast, fast_base = fast_effects(
-        g, clf, styles, lo, hi, space, shift, batch=7, images_per_chunk=2
-    )
+    ctx = EditContext(g, clf, space, lo, hi, shift)
+    ref, ref_base = reference_effects(ctx, styles)
+    fast, fast_base = fast_effects(ctx, styles, batch=7, images_per_chunk=2)
     assert ref.shape == (3, 2, space.total, 3) and ref.dtype == torch.float32
     assert ref.abs().max() > 1e-3  # the edits do something
     torch.testing.assert_close(fast, ref, atol=2e-6, rtol=0)
@@ -154,9 +154,8 @@ def test_fast_respects_computed_mask_and_matches_attfind_reference_method():
     mask = torch.zeros(2, af.space.total, dtype=torch.bool)
     mask[0, ::3] = True
     mask[1, 5] = True
-    d_fast, _ = fast_effects(
-        run.generator, run.classifier, styles, lo, hi, af.space, computed=mask, batch=5
-    )
+    ctx = EditContext(run.generator, run.classifier, af.space, lo, hi)
+    d_fast, _ = fast_effects(ctx, styles, computed=mask, batch=5)
     assert (d_fast[:, ~mask] == 0).all()
     ref = AttFind(run, progress=False, method="reference").effects(
         styles=styles, computed=mask, resume=False
@@ -421,8 +420,9 @@ def test_first_order_estimate_matches_small_edits():
     styles = [s.double() for s in styles]
     errors = []
     for shift in (1e-2, 1e-3):
-        est, base = first_order_effects(g, clf, styles, lo, hi, af.space, shift, batch=1)
-        exact, base2 = fast_effects(g, clf, styles, lo, hi, af.space, shift)
+        ctx = EditContext(g, clf, af.space, lo, hi, shift)
+        est, base = first_order_effects(ctx, styles, batch=1)
+        exact, base2 = fast_effects(ctx, styles)
         torch.testing.assert_close(base, base2.to(base.dtype), atol=1e-6, rtol=0)
         errors.append(float((est - exact).abs().max() / exact.abs().max()))
     assert errors[1] < 0.03 and errors[1] < errors[0] / 4, errors
@@ -625,7 +625,9 @@ def test_temperature_measures_effects_on_softened_probabilities(tmp_path):
         def forward(self, x):
             return run.classifier(x) / t
 
-    ref, ref_base = reference_effects(run.generator, Divided(), styles, lo, hi, af.space)
+    ref, ref_base = reference_effects(
+        EditContext(run.generator, Divided(), af.space, lo, hi), styles
+    )
     torch.testing.assert_close(got.delta, ref, atol=2e-6, rtol=0)
     torch.testing.assert_close(got.base_probs, ref_base, atol=1e-6, rtol=0)
     plain = AttFind(run, progress=False).effects(styles=styles, resume=False)

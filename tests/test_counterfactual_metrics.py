@@ -199,9 +199,10 @@ def test_gradient_baseline_flips_a_linear_classifier_on_a_toy_generator():
 # ------------------------------------------------------------------------------ run level
 def test_attribute_counterfactuals_equal_a_plain_loop(tiny_run):
     from stylex.attfind import AttFindResult
-    from stylex.attfind.effects import class_probs, edit_styles
     from stylex.metrics.field import attribute_counterfactuals
     from stylex.metrics.sufficiency import attfind_space, attribute_edits, encode_styles_all
+    from stylex.models.stylespace import class_probs
+    from stylex.models.stylespace import edit as edit_styles
     from stylex.run import Run
 
     run = Run.load(tiny_run, device="cpu")

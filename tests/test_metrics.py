@@ -25,6 +25,7 @@ from stylex.metrics.ground_truth import (
     factor_changes,
 )
 from stylex.metrics.realism import fd
+from stylex.metrics.result import MetricsResult
 from stylex.models.generator import StyleSpace
 
 
@@ -453,6 +454,9 @@ def test_cli_evaluate_with_baseline(tiny_run, tiny_baseline_run, capsys):
     assert gt["label_factors"] == ["hue"]
     assert set(m["difference"]) >= {"consistency", "sufficiency", "fd_samples"}
     assert (tiny_run / "metrics_probe.safetensors").is_file()
+    typed = MetricsResult.load(tiny_run)
+    assert typed.data == m and typed.value("consistency") == m["consistency"]
+    assert typed.baseline is not None and typed.baseline.is_baseline_run
     # re-evaluation reuses the cached probe
     assert main(args[:3] + args[5:]) == 0
     m2 = json.loads((tiny_run / "metrics.json").read_text())

@@ -16,8 +16,17 @@ from stylex.runtime import allocator_tuned
 
 
 def tiny_g(res=16, ch=1, cond=0, **kw):
-    cfg = GeneratorConfig(resolution=res, img_channels=ch, cond_dim=cond, z_dim=16, w_dim=16,
-                          mapping_layers=2, channel_base=256, channel_max=16, **kw)
+    cfg = GeneratorConfig(
+        resolution=res,
+        img_channels=ch,
+        cond_dim=cond,
+        z_dim=16,
+        w_dim=16,
+        mapping_layers=2,
+        channel_base=256,
+        channel_max=16,
+        **kw,
+    )
     torch.manual_seed(0)
     return Generator(cfg).eval()
 
@@ -26,17 +35,31 @@ def tiny_g(res=16, ch=1, cond=0, **kw):
 @pytest.mark.parametrize("ch", [1, 3])
 def test_shapes_every_resolution_and_channels(res, ch):
     cb = 64 if res >= 128 else 256
-    g = Generator(GeneratorConfig(resolution=res, img_channels=ch, cond_dim=2, z_dim=8, w_dim=8,
-                                  mapping_layers=1, channel_base=cb, channel_max=8))
+    g = Generator(
+        GeneratorConfig(
+            resolution=res,
+            img_channels=ch,
+            cond_dim=2,
+            z_dim=8,
+            w_dim=8,
+            mapping_layers=1,
+            channel_base=cb,
+            channel_max=8,
+        )
+    )
     z, c = torch.randn(2, 8), torch.rand(2, 2)
     img = g(z, c)
     assert img.shape == (2, ch, res, res)
     assert torch.isfinite(img).all()
-    d = Discriminator(DiscriminatorConfig(resolution=res, img_channels=ch, cond_dim=2,
-                                          channel_base=cb, channel_max=8))
+    d = Discriminator(
+        DiscriminatorConfig(
+            resolution=res, img_channels=ch, cond_dim=2, channel_base=cb, channel_max=8
+        )
+    )
     assert d(img, c).shape == (2,)
-    e = Encoder(EncoderConfig(resolution=res, img_channels=ch, w_dim=8, channel_base=cb,
-                              channel_max=8))
+    e = Encoder(
+        EncoderConfig(resolution=res, img_channels=ch, w_dim=8, channel_base=cb, channel_max=8)
+    )
     assert e(img).shape == (2, 8)
     # 2 layers at 4 px + 3 per doubling
     n_doublings = {16: 2, 32: 3, 64: 4, 128: 5, 256: 6}[res]
@@ -93,6 +116,53 @@ def test_partial_rerun_equals_full_synthesis_for_every_layer():
         assert (ref - base.repeat_interleave(n_ch, 0)).abs().max() > 1e-3
 
 
+def test_rgb_edit_through_the_skip_path_equals_full_synthesis():
+    """``run_rgb_edit``: a toRGB edit carried to the output by the skip path alone (no later
+    convolution re-run) gives the image of a full synthesis of the edited styles."""
+    g = tiny_g(res=32, ch=3, cond=2)
+    torch.manual_seed(2)
+    z, c = torch.randn(2, 16), torch.rand(2, 2)
+    with torch.no_grad():
+        styles = g.styles(g.map(z), c)
+        base = g.synthesize(styles)
+        noise = g.make_noise(2, "const")
+        rgb_layers = [i for i, kind in enumerate(g.layer_kinds()) if kind == "rgb"]
+        assert len(rgb_layers) >= 3
+        for layer in rgb_layers:
+            state = g.run_until(styles, layer)
+            skip = g.run_layers(state, styles, layer, layer + 1, noise).img
+            edited = list(styles)
+            edited[layer] = styles[layer].clone()
+            edited[layer][:, 0] += 3.0
+            fast = g.run_rgb_edit(state, edited[layer], layer, base, skip)
+            ref = g.synthesize(edited)
+            torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+            assert (ref - base).abs().max() > 1e-3
+        with pytest.raises(ValueError, match="not a toRGB"):
+            g.run_rgb_edit(g.run_until(styles, 0), styles[0], 0, base, base)
+
+
+def test_edit_context_edits_like_the_functions():
+    from stylex.models import EditContext
+    from stylex.models.stylespace import edit, edit_targets, style_bounds
+
+    g = tiny_g(res=16)
+    styles = g.styles(torch.randn(3, 16))
+    space = g.style_space()
+    ctx = EditContext.from_styles(g, torch.nn.Identity(), styles, space, shift_size=0.5)
+    lo, hi = style_bounds(space.flatten(styles))
+    torch.testing.assert_close(ctx.targets, edit_targets(lo, hi), atol=0, rtol=0)
+    i = space.total - 1
+    got = ctx.edit(styles, i, ctx.targets[1, i])
+    want = edit(styles, space, i, ctx.targets[1, i], 0.5)
+    for a, b in zip(got, want, strict=True):
+        assert torch.equal(a, b)
+    layer, ch = space.locate(i)
+    s = styles[layer][:, ch]
+    assert torch.equal(got[layer][:, ch], s + 0.5 * (hi[i] - s))
+    assert got[0] is styles[0]  # only the edited layer is copied
+
+
 def test_style_space_index_roundtrip():
     g = tiny_g(res=32)
     for include_rgb in (False, True):
@@ -145,8 +215,10 @@ def test_save_load_roundtrip(tmp_path):
     torch.testing.assert_close(g.generate(g.map(z), c), g2.generate(g2.map(z), c))
     torch.testing.assert_close(g.w_avg, g2.w_avg)
     for cls, cfg in [
-        (Discriminator, DiscriminatorConfig(resolution=16, cond_dim=2, channel_base=128,
-                                            channel_max=8)),
+        (
+            Discriminator,
+            DiscriminatorConfig(resolution=16, cond_dim=2, channel_base=128, channel_max=8),
+        ),
         (Encoder, EncoderConfig(resolution=16, w_dim=8, channel_base=128, channel_max=8)),
     ]:
         m = cls(cfg)

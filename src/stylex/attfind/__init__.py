@@ -8,27 +8,19 @@
     result = AttFindResult.load(run.path / "attfind")
     result["sneaker"].attributes[0]  # layer, channel, index, direction, effect, flipped
 
-Modules: :mod:`~stylex.attfind.effects` (Δ: reference loop and exact fast path),
-:mod:`~stylex.attfind.select` (unstable images, greedy selection),
-:mod:`~stylex.attfind.screen` (screening, the default mode: a first-order ranking, exact Δ
-of the candidates), :mod:`~stylex.attfind.api`.
+Modules: :mod:`~stylex.attfind.delta` (Δ: reference loop and exact fast path, on an
+:class:`~stylex.models.stylespace.EditContext`), :mod:`~stylex.attfind.effects` (the
+``Effects`` record and its files), :mod:`~stylex.attfind.select` (unstable images, greedy
+selection), :mod:`~stylex.attfind.screen` (screening, the default mode: a first-order ranking,
+exact Δ of the candidates), :mod:`~stylex.attfind.resume` (chunks and resume files),
+:mod:`~stylex.attfind.d_filter`, :mod:`~stylex.attfind.result` (``AttFindResult``),
+:mod:`~stylex.attfind.api` (``AttFind``).
 """
 
-from stylex.attfind.api import (
-    DEFAULT_CANDIDATES_PER_TOP_K,
-    AttFind,
-    AttFindResult,
-    TemperedClassifier,
-    agreement,
-)
-from stylex.attfind.effects import (
-    DIRECTIONS,
-    Effects,
-    edit_styles,
-    fast_effects,
-    reference_effects,
-    style_bounds,
-)
+from stylex.attfind.api import DEFAULT_CANDIDATES_PER_TOP_K, AttFind
+from stylex.attfind.delta import fast_effects, reference_effects
+from stylex.attfind.effects import DIRECTIONS, Effects
+from stylex.attfind.result import AttFindResult, agreement
 from stylex.attfind.screen import first_order_effects, screen_candidates
 from stylex.attfind.select import (
     Attribute,
@@ -37,6 +29,9 @@ from stylex.attfind.select import (
     select_class,
     unstable_images,
 )
+from stylex.attfind.tempered import TemperedClassifier
+from stylex.models.stylespace import EditContext, style_bounds
+from stylex.models.stylespace import edit as edit_styles
 
 __all__ = [
     "DEFAULT_CANDIDATES_PER_TOP_K",
@@ -45,6 +40,7 @@ __all__ = [
     "AttFindResult",
     "Attribute",
     "ClassAttributes",
+    "EditContext",
     "Effects",
     "TemperedClassifier",
     "agreement",

@@ -13,6 +13,7 @@ from pathlib import Path
 from stylex.attfind.api import DEFAULT_CANDIDATES_PER_TOP_K
 from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD
 from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.runtime import add_device_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -87,7 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-resume", action="store_true", help="recompute everything (ignore RUN/attfind/partial)"
     )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_device_argument(p)
     p.add_argument("--split", default="val", choices=["val", "train", "all"])
     p.add_argument(
         "--out",

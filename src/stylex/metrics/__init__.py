@@ -9,8 +9,11 @@
 Modules: :mod:`~stylex.metrics.consistency` (classifier consistency, reconstruction),
 :mod:`~stylex.metrics.sufficiency` (flip rate of the top-k attributes),
 :mod:`~stylex.metrics.realism` (Fréchet distances in EfficientNet-Lite0 feature space, not
-Inception FID), :mod:`~stylex.metrics.ground_truth` (factor probe, attribute → factor),
-:mod:`~stylex.metrics.evaluate` (the whole evaluation and ``metrics.json``);
+Inception FID), :mod:`~stylex.metrics.ground_truth` (attribute → factor; the factor probe in
+:mod:`~stylex.metrics.probe` and :mod:`~stylex.metrics.probe_training`),
+:mod:`~stylex.metrics.evaluate` (the whole evaluation), :mod:`~stylex.metrics.result`
+(``metrics.json``: ``MetricsResult`` and the metric descriptions ``METRICS``),
+:mod:`~stylex.metrics.table` (the CLI table);
 the field's counterfactual metrics: :mod:`~stylex.metrics.counterfactual` (definitions),
 :mod:`~stylex.metrics.field` (per explainer), :mod:`~stylex.metrics.gradient_baseline`,
 :mod:`~stylex.metrics.alignment` (two classifiers in one StyleSpace).
@@ -34,6 +37,7 @@ from stylex.metrics.ground_truth import (
     train_probe,
 )
 from stylex.metrics.realism import random_samples, realism_metrics
+from stylex.metrics.result import METRICS, MetricInfo, MetricsResult
 from stylex.metrics.sufficiency import (
     SufficiencyResult,
     reference_sufficiency,
@@ -42,9 +46,12 @@ from stylex.metrics.sufficiency import (
 )
 
 __all__ = [
+    "METRICS",
     "METRICS_FILE",
     "FactorProbe",
     "FactorSpec",
+    "MetricInfo",
+    "MetricsResult",
     "SufficiencyResult",
     "attribute_factor_changes",
     "classifier_consistency",

@@ -20,12 +20,14 @@ of that classifier (``classifier.pt``). ``stylex evaluate`` then reports, per su
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from stylex.attfind.effects import class_probs, edit_styles
+from stylex.models.stylespace import EditContext, class_probs
 
 OTHER_PREFIX = "attfind-"
 OTHER_CLASSIFIER_FILE = "classifier.pt"
@@ -50,19 +52,27 @@ def load_other(directory: str | Path, device=None):
 
     directory = Path(directory)
     result = AttFindResult.load(directory)
-    spec = directory / OTHER_CLASSIFIER_FILE
-    if not spec.is_file():
-        spec = result.config.get("classifier")
-        if not spec:
-            raise RunError(f"{directory}: no {OTHER_CLASSIFIER_FILE} and no classifier recorded")
+    copy = directory / OTHER_CLASSIFIER_FILE
+    spec = str(copy) if copy.is_file() else result.config.get("classifier")
+    if not spec:
+        raise RunError(f"{directory}: no {OTHER_CLASSIFIER_FILE} and no classifier recorded")
     return result, load_classifier(str(spec), device=device)
 
 
 @torch.no_grad()
-def _flips(generator, space, styles, edits, shift, clf_a, clf_b, k, batch) -> dict[str, int]:
+def _flips(
+    ctx_a: EditContext,
+    edits: Sequence[Sequence[Any]],
+    clf_b: nn.Module,
+    styles: Sequence[torch.Tensor],
+    k: int,
+    batch: int,
+) -> dict[str, int]:
     """Counts over (image, class y) pairs neither classifier predicts as y: ``pairs``,
     ``a_flips`` (A's top-k attributes of y, applied cumulatively, make A predict y) and
-    ``both`` (B also predicts y on A's counterfactual, the first prefix that flipped A)."""
+    ``both`` (B also predicts y on A's counterfactual, the first prefix that flipped A).
+    ``ctx_a``: A's edits (its classifier, StyleSpace, shift size); ``edits``: A's per class."""
+    generator, clf_a = ctx_a.generator, ctx_a.classifier
     counts = {"pairs": 0, "a_flips": 0, "both": 0}
     n = styles[0].shape[0]
     for a0 in range(0, n, batch):
@@ -77,7 +87,7 @@ def _flips(generator, space, styles, edits, shift, clf_a, clf_b, k, batch) -> di
             done = torch.zeros(int(keep.sum()), dtype=torch.bool, device=keep.device)
             both = torch.zeros_like(done)
             for a in list(attrs)[:k]:
-                cur = edit_styles(cur, space, int(a.index), float(a.target), shift)
+                cur = ctx_a.edit(cur, int(a.index), float(a.target))
                 img = generator.synthesize(cur, noise_mode="const")
                 new = (class_probs(clf_a, img).argmax(1) == y) & ~done
                 both |= new & (class_probs(clf_b, img).argmax(1) == y)
@@ -105,34 +115,13 @@ def classifier_alignment(
     """The alignment entry (module docstring) of the run's classifier (A, ``attfind_a``) and
     another one (B, ``classifier_b`` with ``attfind_b``), on the images whose per-layer
     ``styles`` are given. Both AttFind results must be in the run's StyleSpace."""
-    from stylex.attfind.api import agreement
-    from stylex.metrics.sufficiency import attfind_space, attribute_edits
+    from stylex.attfind import agreement
+    from stylex.metrics.sufficiency import attfind_context, attribute_edits
 
-    g = run.generator
-    space_a, space_b = attfind_space(run, attfind_a), attfind_space(run, attfind_b)
-    clf_a = run.classifier
-    ab = _flips(
-        g,
-        space_a,
-        styles,
-        attribute_edits(attfind_a),
-        float(attfind_a.effects.shift_size),
-        clf_a,
-        classifier_b,
-        k,
-        batch,
-    )
-    ba = _flips(
-        g,
-        space_b,
-        styles,
-        attribute_edits(attfind_b),
-        float(attfind_b.effects.shift_size),
-        classifier_b,
-        clf_a,
-        k,
-        batch,
-    )
+    ctx_a = attfind_context(run, attfind_a)
+    ctx_b = attfind_context(run, attfind_b, classifier=classifier_b)
+    ab = _flips(ctx_a, attribute_edits(attfind_a), classifier_b, styles, k, batch)
+    ba = _flips(ctx_b, attribute_edits(attfind_b), run.classifier, styles, k, batch)
     a_to_b, b_to_a = _rate(ab["both"], ab["a_flips"]), _rate(ba["both"], ba["a_flips"])
     both = [v for v in (a_to_b, b_to_a) if v == v]
     return {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.runtime import add_device_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "with its own attfind/)",
     )
     p.add_argument("--num-images", type=int, default=256, help="held-out images to use")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_device_argument(p)
     p.add_argument(
         "--batch",
         type=int,
@@ -79,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from stylex.errors import StylexError
-    from stylex.metrics.evaluate import evaluate, format_table
+    from stylex.metrics.evaluate import evaluate
+    from stylex.metrics.result import METRICS_FILE
+    from stylex.metrics.table import format_table
 
     run_, contract = args.run, contract_from_args(args)
     if contract:  # the run's classifier with these contract fields over its stored ones
@@ -120,6 +123,6 @@ def run(args: argparse.Namespace) -> int:
 
         print()
         print(format_field_table(metrics))
-    out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
+    out = Path(args.out) if args.out else Path(args.run) / METRICS_FILE
     print(f"wrote {out} ({metrics['seconds']['total']:.1f} s)")
     return 0

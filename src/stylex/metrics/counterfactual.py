@@ -36,14 +36,11 @@ import numpy as np
 import torch
 
 from stylex.metrics.realism import fd
+from stylex.models.stylespace import class_probs
 
 COUT_STEPS = 50
 SPARSITY_TOL = 0.01
 Classifier = Callable[[torch.Tensor], torch.Tensor]
-
-
-def _probs(classifier: Classifier, images: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(classifier(images.clamp(-1, 1)).float(), dim=1)
 
 
 def _check_pair(x: torch.Tensor, x_cf: torch.Tensor) -> None:
@@ -109,7 +106,7 @@ def cout_curves(
         mask = (rank[a:b, None, :] < thresholds[None, :, None]).to(x.dtype)  # [B, T+1, P]
         mask = mask.view(b - a, steps + 1, 1, h, w)
         mixed = x_cf[a:b, None] * mask + x[a:b, None] * (1 - mask)
-        p = _probs(classifier, mixed.view(-1, c, h, w)).view(b - a, steps + 1, -1).cpu()
+        p = class_probs(classifier, mixed.view(-1, c, h, w)).view(b - a, steps + 1, -1).cpu()
         rows = torch.arange(b - a)
         ps[a:b] = p[rows, :, source[a:b].cpu()]
         pt[a:b] = p[rows, :, target[a:b].cpu()]
@@ -156,7 +153,7 @@ def reference_cout(
         for k in paste_counts(len(diff), steps):
             mixed = x[i].clone().flatten(1)
             mixed[:, order[:k]] = x_cf[i].flatten(1)[:, order[:k]]
-            p = _probs(classifier, mixed.view_as(x[i])[None])[0]
+            p = class_probs(classifier, mixed.view_as(x[i])[None])[0]
             s_curve.append(float(p[int(source[i])]))
             t_curve.append(float(p[int(target[i])]))
         auc_t = sum((t_curve[j] + t_curve[j + 1]) / 2 for j in range(steps)) / steps

@@ -6,7 +6,8 @@ that AttFind did *not* analyse (by image id; with a baseline, neither run's AttF
 with AttFind's own images only when the split has too few others (``images.attfind_overlap``
 counts them). With a baseline on the same data both runs are measured on the same images.
 
-``metrics.json`` (format 1), per run:
+``metrics.json`` (format 1; schema, typed reader and the metric descriptions:
+:mod:`stylex.metrics.result`), per run:
 
 =========================  ==================================================================
 ``num_images``             held-out images used (N)
@@ -42,7 +43,6 @@ Definitions: :mod:`~stylex.metrics.consistency`, :mod:`~stylex.metrics.sufficien
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from pathlib import Path
@@ -61,64 +61,20 @@ from stylex.metrics.ground_truth import (
     run_ground_truth,
 )
 from stylex.metrics.realism import FD_NOTE, random_samples, realism_metrics
-from stylex.metrics.sufficiency import encode_styles_all, image_batch, run_sufficiency
-from stylex.perceptual import embed
-from stylex.utils.fs import atomic_write_json
-
-METRICS_FORMAT = 1
-METRICS_FILE = "metrics.json"
-
-DEFINITIONS = {
-    "consistency": "share of held-out images x whose reconstruction G(E(x)) gets the class "
-    "the classifier predicts on x",
-    "prob_diff": "mean |p_y(x) - p_y(G(E(x)))|, y = class predicted on the real image x",
-    "prob_tv": "mean total-variation distance 0.5*sum_k |p_k(x) - p_k(G(E(x)))|",
-    "sufficiency": "over held-out images whose real image is not predicted y: share predicted y "
-    "after applying y's top-k AttFind attributes cumulatively to E(x) and regenerating; mean "
-    "over classes; a class with fewer than k attributes carries its last value",
-    "sufficiency_k0": "the same share with no edit (reconstruction already predicted y)",
-    "reconstruction_l1": "mean |x - G(E(x))| per pixel, images in [-1, 1]",
-    "perceptual": "mean LPIPS-like distance on EfficientNet-Lite0 features (not LPIPS)",
-    "fd": FD_NOTE,
-    "fd_samples": "real held-out images vs N random samples (z ~ N(0, I), condition from the "
-    "classifier on shuffled real images, constant noise)",
-    "fd_reconstructions": "real held-out images vs their reconstructions",
-    "fd_real_reference": "real held-out images vs N training images (floor at this N)",
-    "fitness": "verdict: fit = every required check passed (reconstruction vs trivial "
-    "references, retrieval of the own image, consistency, class kept under the mean condition, "
-    "attribute effect, factor errors); see stylex.metrics.fitness",
-    "ground_truth": "precision_top5: share of top-5 attributes (all classes) whose dominant "
-    "factor (probe-measured, normalised change) is a label-rule factor; recall_top10: share of "
-    "label-rule factors that are the dominant factor of some top-10 attribute",
-}
-
-_NUMERIC_KEYS = (
-    "consistency",
-    "prob_diff",
-    "prob_tv",
-    "sufficiency_k0",
-    "reconstruction_l1",
-    "perceptual",
-    "fd_samples",
-    "fd_reconstructions",
-    "fd_real_reference",
+from stylex.metrics.result import (
+    DEFINITIONS,
+    METRICS_FILE,
+    METRICS_FORMAT,
+    MetricsResult,
+    clean_json,
+    difference,
 )
+from stylex.metrics.sufficiency import encode_styles_all, image_batch, run_sufficiency
+from stylex.metrics.table import format_table
+from stylex.perceptual import embed
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _clean(x):
-    """JSON-safe copy: NaN/inf → None, tensors → lists, tuples → lists."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, torch.Tensor):
-        return _clean(x.tolist())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 def select_images(dataset, num_images: int, exclude_ids=()) -> tuple[torch.Tensor, int]:
     """Indices ``[n]`` of the first ``num_images`` images of ``dataset`` whose id is not in
     ``exclude_ids``, topped up (in order) with excluded ones if too few; and how many excluded
@@ -148,30 +104,6 @@ def load_attfind(
             )
         AttFind(run, progress=progress).attribute(num_images=num_images, top_k=top_k).save(path)
     return AttFindResult.load(path)
-
-
-def _difference(a: dict, b: dict) -> dict:
-    out: dict[str, Any] = {}
-    for k in _NUMERIC_KEYS:
-        if isinstance(a.get(k), int | float) and isinstance(b.get(k), int | float):
-            out[k] = a[k] - b[k]
-    sa, sb = a.get("sufficiency") or {}, b.get("sufficiency") or {}
-    out["sufficiency"] = {
-        k: (
-            sa[k] - sb[k]
-            if isinstance(sa.get(k), float) and isinstance(sb.get(k), float)
-            else float("nan")
-        )
-        for k in sa
-    }
-    ga, gb = a.get("ground_truth"), b.get("ground_truth")
-    if ga and gb:
-        out["ground_truth"] = {
-            k: ga[k] - gb[k]
-            for k in ("precision_top5", "recall_top10", "recall_top10_changed")
-            if isinstance(ga.get(k), float) and isinstance(gb.get(k), float)
-        }
-    return out
 
 
 # ------------------------------------------------------------------------------------ one run
@@ -368,15 +300,22 @@ def evaluate(
     shared = _shared_real(run, sub, images, batch, train_data)
 
     def probe_for(r, d, train_source):
-        return load_or_train_probe(d, r.path, train_source=train_source, seed=probe_seed,
-                                   steps=probe_steps, num_train=probe_images, device=r.device,
-                                   progress=progress)
+        return load_or_train_probe(
+            d,
+            r.path,
+            train_source=train_source,
+            seed=probe_seed,
+            steps=probe_steps,
+            num_train=probe_images,
+            device=r.device,
+            progress=progress,
+        )
 
     probe = probe_info = None
     if sub.factors is not None:
         probe, probe_info = probe_for(run, data, train_data)
 
-    kw = dict(
+    kw: dict[str, Any] = dict(
         batch=batch,
         max_k=max_k,
         seed=seed,
@@ -424,7 +363,7 @@ def evaluate(
             **b,
         }
         result["baseline"] = b
-        result["difference"] = _difference(result, b)
+        result["difference"] = difference(result, b)
     if counterfactual:
         from stylex.metrics.field import run_field_metrics
 
@@ -449,70 +388,11 @@ def evaluate(
         )
     result["definitions"] = DEFINITIONS
     result["seconds"]["total"] = time.perf_counter() - t_start
-    result = _clean(result)
+    result = clean_json(result)
     if write:
-        atomic_write_json(Path(out) if out else Path(run.path) / METRICS_FILE, result)
+        MetricsResult(result).save(Path(out) if out else Path(run.path) / METRICS_FILE)
         save_fitness(run.path, Fitness.from_json(result["fitness"]))
     return result
-
-
-# ------------------------------------------------------------------------------------ table
-def _fmt(v, digits: int = 3, signed: bool = False) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
-
-
-def format_table(metrics: dict[str, Any], ks=(1, 2, 3, 5, 10)) -> str:
-    """A plain-text table of ``metrics.json`` content: StylEx | baseline | difference."""
-    base = metrics.get("baseline")
-    diff = metrics.get("difference", {})
-    rows: list[tuple[str, Any, Any, Any, int]] = []
-
-    def add(label, key, digits=3):
-        rows.append((label, metrics.get(key), (base or {}).get(key), diff.get(key), digits))
-
-    add("classifier consistency", "consistency")
-    add("prob diff |Δp_ŷ|", "prob_diff")
-    suff = metrics.get("sufficiency") or {}
-    bsuff = (base or {}).get("sufficiency") or {}
-    dsuff = diff.get("sufficiency") or {}
-    add("sufficiency k=0 (no edit)", "sufficiency_k0")
-    for k in ks:
-        if str(k) in suff:
-            rows.append(
-                (f"sufficiency top-{k}", suff[str(k)], bsuff.get(str(k)), dsuff.get(str(k)), 3)
-            )
-    add("reconstruction L1 ([-1,1])", "reconstruction_l1", 4)
-    add("perceptual (EffNet-Lite0)", "perceptual", 4)
-    add("FD real vs samples*", "fd_samples", 2)
-    add("FD real vs reconstructions*", "fd_reconstructions", 2)
-    add("FD real vs real (floor)*", "fd_real_reference", 2)
-    gt, bgt = metrics.get("ground_truth"), (base or {}).get("ground_truth")
-    if gt:
-        dgt = diff.get("ground_truth") or {}
-        for key, label in (
-            ("precision_top5", "GT precision top-5"),
-            ("recall_top10", "GT recall top-10"),
-        ):
-            rows.append((label, gt.get(key), (bgt or {}).get(key), dgt.get(key), 3))
-    name = "baseline" if metrics.get("baseline_run") else "StylEx"
-    title = f"{'metric':<30}{name:>10}"
-    if base is not None:
-        title += f"{'baseline':>10}{'diff':>10}"
-    lines = [f"metrics on {metrics.get('num_images')} held-out images", title, "-" * len(title)]
-    for label, a, b, d, digits in rows:
-        line = f"{label:<30}{_fmt(a, digits):>10}"
-        if base is not None:
-            line += f"{_fmt(b, digits):>10}{_fmt(d, digits, signed=True):>10}"
-        lines.append(line)
-    lines.append("* " + FD_NOTE)
-    for label, m in (("", metrics), ("baseline ", base or {})):
-        if isinstance(m.get("fitness"), dict):
-            f = Fitness.from_json(m["fitness"])
-            lines.append(label + f.summary())
-            lines += [f"  cause: {c}" for c in f.causes]
-    return "\n".join(lines)
 
 
 __all__ = ["METRICS_FILE", "evaluate", "format_table", "load_attfind", "select_images"]

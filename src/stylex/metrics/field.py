@@ -27,12 +27,10 @@ COUT uses the correctly classified images (``s`` = the label); minimality the fl
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from stylex.attfind.effects import class_probs, edit_styles
 from stylex.metrics.counterfactual import (
     SPARSITY_TOL,
     cout,
@@ -44,13 +42,18 @@ from stylex.metrics.counterfactual import (
     split_fd,
     style_sparsity,
 )
-from stylex.metrics.gradient_baseline import (
-    DEFAULT_MAX_STEPS,
-    DEFAULT_STEP,
-    run_gradient_baseline,
+from stylex.metrics.field_explainers import (
+    Counterfactuals,
+    attribute_counterfactuals,
+    gradient_counterfactuals_of_run,
+    per_image_counterfactuals,
+    source_target,
+    synthesize_batched,
 )
+from stylex.metrics.gradient_baseline import DEFAULT_MAX_STEPS, DEFAULT_STEP
 from stylex.metrics.ground_truth import DEFAULT_CHANGE_THRESHOLD, factor_changes
-from stylex.metrics.sufficiency import attfind_space, attribute_edits, encode_styles_all
+from stylex.metrics.sufficiency import encode_styles_all
+from stylex.models.stylespace import class_probs
 
 DEFAULT_CF_IMAGES = 64
 FIELD_NOTE = (
@@ -58,121 +61,6 @@ FIELD_NOTE = (
     "images of one half vs counterfactuals of the other, at N/2 per set; read it against "
     "split_fd_floor (the two real halves)"
 )
-
-
-@dataclass
-class Counterfactuals:
-    """One explainer's counterfactuals of N images: ``images [N, C, R, R]`` in [-1, 1] and
-    ``probs [N, K]`` (CPU), flat full-StyleSpace vectors ``styles [N, S]`` and ``needed [N]``
-    (attributes applied; NaN where the class did not flip to the target)."""
-
-    images: torch.Tensor
-    probs: torch.Tensor
-    styles: torch.Tensor
-    needed: torch.Tensor | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def source_target(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``probs [N, K]`` → (predicted class, runner-up class), each ``[N]``."""
-    top2 = probs.topk(min(2, probs.shape[1]), dim=1).indices
-    return top2[:, 0], top2[:, -1]
-
-
-def _synth(g, styles, batch):
-    n = styles[0].shape[0]
-    return torch.cat(
-        [
-            g.synthesize([s[a : a + batch] for s in styles], noise_mode="const").clamp(-1, 1)
-            for a in range(0, n, batch)
-        ]
-    )
-
-
-# ------------------------------------------------------------------------------ explainers
-@torch.no_grad()
-def attribute_counterfactuals(
-    run,
-    attfind,
-    styles: list[torch.Tensor],
-    target: torch.Tensor,
-    max_k: int = 10,
-    batch: int = 64,
-) -> Counterfactuals:
-    """Global attributes, cumulative until the target class (module docstring).
-    ``styles``: per-layer styles of the N images (on the run's device)."""
-    g, space = run.generator, attfind_space(run, attfind)
-    full = g.style_space(include_rgb=True)
-    edits, shift = attribute_edits(attfind), float(attfind.effects.shift_size)
-    n = styles[0].shape[0]
-    images, probs = [None] * n, [None] * n
-    flat = full.flatten(styles).clone()
-    needed = torch.full((n,), float("nan"))
-    for y in target.unique().tolist():
-        idx = (target == y).nonzero().flatten().to(styles[0].device)
-        attrs = list(edits[y] if y < len(edits) else [])[:max_k]
-        cur = [s.index_select(0, idx) for s in styles]
-        img = _synth(g, cur, batch)
-        p = class_probs(run.classifier, img)
-        done = p.argmax(1) == y
-        needed[idx[done].cpu()] = 0.0
-        best_img, best_p, best_flat = img.clone(), p.clone(), full.flatten(cur).clone()
-        for k, a in enumerate(attrs, 1):
-            if bool(done.all()):
-                break
-            cur = edit_styles(cur, space, int(a.index), float(a.target), shift)
-            img = _synth(g, cur, batch)
-            p = class_probs(run.classifier, img)
-            take = ~done  # not yet flipped: this step is its counterfactual for now
-            best_img[take], best_p[take] = img[take], p[take]
-            best_flat[take] = full.flatten(cur)[take]
-            new = take & (p.argmax(1) == y)
-            needed[idx[new].cpu()] = float(k)
-            done |= new
-        for j, i in enumerate(idx.tolist()):
-            images[i], probs[i] = best_img[j].cpu(), best_p[j].cpu()
-        flat[idx] = best_flat
-    return Counterfactuals(torch.stack(images), torch.stack(probs), flat.cpu(), needed)
-
-
-@torch.no_grad()
-def per_image_counterfactuals(
-    run, attfind, images: torch.Tensor, target: torch.Tensor, max_k: int = 10, batch: int = 64
-) -> Counterfactuals:
-    """StylEx's per-image explanations' subset counterfactuals toward ``target``."""
-    from stylex.explain import Explainer
-
-    ex = Explainer(run, attfind, batch=batch)
-    full = run.generator.style_space(include_rgb=True)
-    n = images.shape[0]
-    out_img, out_p, out_flat = [None] * n, [None] * n, [None] * n
-    needed = torch.full((n,), float("nan"))
-    for y in target.unique().tolist():
-        idx = (target == y).nonzero().flatten()
-        sub = images[idx]
-        styles = ex.encode(sub)
-        exps = ex.explain(sub, top_k=max_k, target=y)
-        for j, (i, e) in enumerate(zip(idx.tolist(), exps, strict=True)):
-            st = [s[j : j + 1] for s in styles]
-            if e.predicted == y or not e.subset:  # the reconstruction is already the target
-                img, p, attrs = e.reconstruction, e.probs, []
-            else:
-                cf = e.subset[-1]
-                img, p, attrs = cf.image, cf.probs, cf.attributes
-            out_img[i], out_p[i] = img.cpu(), p.cpu()
-            out_flat[i] = full.flatten(ex.edit(st, attrs))[0].cpu()
-            if int(p.argmax()) == y:
-                needed[i] = float(len(attrs))
-    return Counterfactuals(torch.stack(out_img), torch.stack(out_p), torch.stack(out_flat), needed)
-
-
-def gradient_counterfactuals_of_run(run, images, target, batch=64, **kw) -> Counterfactuals:
-    """:func:`~stylex.metrics.gradient_baseline.run_gradient_baseline` as
-    :class:`Counterfactuals` (``needed`` = gradient steps, NaN where it did not flip)."""
-    res, flat, settings = run_gradient_baseline(run, images, target, batch=batch, **kw)
-    steps = res.steps.double()
-    needed = torch.where(res.flipped, steps, torch.full_like(steps, float("nan")))
-    return Counterfactuals(res.images.float().cpu(), res.probs.cpu(), flat, needed, settings)
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -260,7 +148,7 @@ def score_counterfactuals(
 @torch.no_grad()
 def _originals(run, images, batch):
     styles = encode_styles_all(run, images, batch)
-    recon = _synth(run.generator, styles, batch)
+    recon = synthesize_batched(run.generator, styles, batch)
     full = run.generator.style_space(include_rgb=True).flatten(styles)
     return styles, recon.cpu(), full.cpu()
 

@@ -49,7 +49,7 @@ def format_field_table(metrics: dict[str, Any]) -> str:
     cols = field_columns(metrics)
     if not cols:
         return ""
-    rows = list(FIELD_ROWS)
+    rows: list[tuple[str, str | tuple[str, str], int]] = list(FIELD_ROWS)
     if any("minimality" in e for _, e in cols):
         rows += [
             ("factors changed (MNAC-like)", ("minimality", "factors_changed"), 2),

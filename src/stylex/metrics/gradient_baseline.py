@@ -74,7 +74,8 @@ def gradient_counterfactuals(
     n = lat.shape[0]
     steps = torch.zeros(n, dtype=torch.int64)
     done = torch.zeros(n, dtype=torch.bool, device=lat.device)
-    images = probs = None
+    images: torch.Tensor | None = None
+    probs: torch.Tensor | None = None
     for k in range(max_steps + 1):
         active = (~done).nonzero().flatten()
         if active.numel() == 0:
@@ -84,7 +85,7 @@ def gradient_counterfactuals(
             img = decode(x, active).clamp(-1, 1)
             logp = torch.log_softmax(classifier(img).float(), dim=1)
             hit = logp.argmax(1) == target[active]
-            if images is None:
+            if images is None or probs is None:
                 images = torch.empty(n, *img.shape[1:], dtype=img.dtype, device=img.device)
                 probs = torch.empty(n, logp.shape[1], device=img.device)
             images[active] = img.detach()
@@ -100,6 +101,8 @@ def gradient_counterfactuals(
         g = g[~stop]
         norm = g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (g.dim() - 1))
         lat[move] = lat[move] + step_size * g / norm
+    if images is None or probs is None:
+        raise StylexError("the gradient baseline needs at least one image")
     flipped = probs.argmax(1) == target
     return GradientCounterfactuals(lat, images, probs, steps, flipped.cpu())
 

@@ -9,7 +9,7 @@ Definition (DESIGN.md, "Metrics"). For class ``y`` with AttFind attributes ``a_1
 2. apply ``a_1 … a_k`` cumulatively: ``s_i ← s_i + t·(target_i − s_i)`` for each attribute's
    coordinate ``i`` in turn, with AttFind's targets (the min or max of that coordinate over
    AttFind's images) and shift size ``t``
-   (:func:`stylex.attfind.edit_styles`);
+   (:func:`stylex.models.stylespace.edit`);
 3. regenerate ``G(s)`` (constant noise), clamp to [-1, 1], classify.
 
 ``sufficiency[y][k]`` = fraction of those images predicted as ``y`` after step 3, for
@@ -40,8 +40,10 @@ from typing import Any, Protocol
 
 import torch
 
-from stylex.attfind.effects import default_batch, edit_styles
 from stylex.errors import RunError
+from stylex.models.memory import default_batch
+from stylex.models.stylespace import EditContext
+from stylex.models.stylespace import edit as edit_styles
 
 
 class Edit(Protocol):
@@ -130,7 +132,7 @@ def _finish(hits, k0_hits, counts, class_attributes, max_k, class_names) -> Suff
 
 def image_batch(generator) -> int:
     """Images per no-grad forward pass: 64 on CPU; on a GPU what free memory allows
-    (:func:`~stylex.attfind.effects.default_batch`, at least 64)."""
+    (:func:`~stylex.models.memory.default_batch`, at least 64)."""
     const = getattr(generator, "const", None)
     if const is None or const.device.type != "cuda":
         return 64
@@ -276,6 +278,20 @@ def attfind_space(run, attfind):
     return space
 
 
+def attfind_context(run: Any, attfind: Any, classifier: Any = None) -> EditContext:
+    """The edits of ``attfind`` in ``run``'s StyleSpace (checked, :func:`attfind_space`): the
+    run's generator, ``classifier`` (default the run's), AttFind's targets and shift size."""
+    effects = attfind.effects
+    return EditContext(
+        run.generator,
+        run.classifier if classifier is None else classifier,
+        attfind_space(run, attfind),
+        effects.style_min,
+        effects.style_max,
+        float(effects.shift_size),
+    )
+
+
 @torch.no_grad()
 def encode_styles_all(run, images: torch.Tensor, batch: int = 64) -> list[torch.Tensor]:
     """Per-layer style vectors ``[N, C_l]`` (on the run's device) of ``images`` in batches."""
@@ -321,6 +337,7 @@ def run_sufficiency(
 
 __all__ = [
     "SufficiencyResult",
+    "attfind_context",
     "attfind_space",
     "attribute_edits",
     "encode_styles_all",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ def channels_at(res: int, channel_base: int, channel_max: int) -> int:
 
 class ConfigMixin:
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[arg-type]
+        return dataclasses.asdict(cast(Any, self))  # every subclass is a dataclass
 
     @classmethod
     def from_dict(cls: type[T], d: dict[str, Any]) -> T:

@@ -56,8 +56,9 @@ class Discriminator(PretrainedMixin, nn.Module):
     def __init__(self, config: DiscriminatorConfig):
         super().__init__()
         self.config = cfg = config
-        self.trunk = ResidualTrunk(cfg.resolution, cfg.img_channels, cfg.channel_base,
-                                   cfg.channel_max)
+        self.trunk = ResidualTrunk(
+            cfg.resolution, cfg.img_channels, cfg.channel_base, cfg.channel_max
+        )
         c4 = self.trunk.out_channels
         self.mbstd = MinibatchStdDev(cfg.mbstd_group, 1)
         self.conv = EqualConv2d(c4 + 1, c4, 3, activation=True)
@@ -86,8 +87,9 @@ class Encoder(PretrainedMixin, nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.config = cfg = config
-        self.trunk = ResidualTrunk(cfg.resolution, cfg.img_channels, cfg.channel_base,
-                                   cfg.channel_max)
+        self.trunk = ResidualTrunk(
+            cfg.resolution, cfg.img_channels, cfg.channel_base, cfg.channel_max
+        )
         c4 = self.trunk.out_channels
         self.conv = EqualConv2d(c4, c4, 3, activation=True)
         self.fc = EqualLinear(c4 * 16, c4, activation=True)

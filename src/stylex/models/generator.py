@@ -16,33 +16,19 @@ flat index (:class:`StyleSpace`) runs over conv layers only by default; toRGB st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
 
 from stylex.models.config import GeneratorConfig, channels_at
 from stylex.models.io import PretrainedMixin
-from stylex.models.layers import EqualLinear, ModulatedConv2d, lrelu_gain, upsample2x
+from stylex.models.layers import EqualLinear, upsample2x
+from stylex.models.style_layers import ConvLayer, RGBLayer, StyleLayer, SynthesisState
+from stylex.models.stylespace import StyleSpace
 
 NoiseMode = str  # "const" | "random" | "none"
-
-
-@dataclass
-class SynthesisState:
-    """Activations between style layers: features ``x`` [B, C, H, W], skip image or None."""
-
-    x: torch.Tensor
-    img: torch.Tensor | None
-
-    def repeat_interleave(self, n: int) -> SynthesisState:
-        """Each sample repeated ``n`` times along the batch (for many edits per image)."""
-        img = None if self.img is None else self.img.repeat_interleave(n, dim=0)
-        return SynthesisState(self.x.repeat_interleave(n, dim=0), img)
-
-    def index_select(self, idx: torch.Tensor) -> SynthesisState:
-        img = None if self.img is None else self.img.index_select(0, idx)
-        return SynthesisState(self.x.index_select(0, idx), img)
 
 
 class PixelNorm(nn.Module):
@@ -65,117 +51,7 @@ class MappingNetwork(nn.Module):
         return self.net(self.norm(z))
 
 
-class StyleLayer(nn.Module):
-    """One entry of the synthesis sequence: its style affine and its operation."""
-
-    kind: str  # "conv" or "rgb"
-
-    def __init__(self, affine_in: int, in_ch: int, resolution: int):
-        super().__init__()
-        # Styles start at 1 (bias_init=1) so an untrained network passes features through.
-        self.affine = EqualLinear(affine_in, in_ch, bias_init=1.0)
-        self.style_dim = in_ch
-        self.resolution = resolution
-
-
-class ConvLayer(StyleLayer):
-    """Modulated 3×3 conv (optionally upsampling 2×), per-pixel noise, bias, leaky ReLU."""
-
-    kind = "conv"
-
-    def __init__(self, affine_in: int, in_ch: int, out_ch: int, resolution: int, upsample: bool,
-                 modconv: str):
-        super().__init__(affine_in, in_ch, resolution)
-        self.conv = ModulatedConv2d(in_ch, out_ch, 3, upsample=upsample, fused=modconv)
-        self.noise_strength = nn.Parameter(torch.zeros(()))
-        self.bias = nn.Parameter(torch.zeros(out_ch))
-        self.out_ch = out_ch
-
-    def forward(self, state: SynthesisState, s: torch.Tensor, noise: torch.Tensor | None,
-                fused: bool | None = None) -> SynthesisState:
-        x = self.conv(state.x, s, fused=fused)
-        if noise is not None:
-            x = x + noise.to(x.dtype) * self.noise_strength.to(x.dtype)
-        x = lrelu_gain(x + self.bias.to(x.dtype)[None, :, None, None])
-        return SynthesisState(x, state.img)
-
-
-class RGBLayer(StyleLayer):
-    """Modulated 1×1 conv to image channels (no demodulation), added to the upsampled skip."""
-
-    kind = "rgb"
-
-    def __init__(self, affine_in: int, in_ch: int, img_channels: int, resolution: int,
-                 modconv: str):
-        super().__init__(affine_in, in_ch, resolution)
-        self.conv = ModulatedConv2d(in_ch, img_channels, 1, demodulate=False, fused=modconv)
-        self.bias = nn.Parameter(torch.zeros(img_channels))
-
-    def forward(self, state: SynthesisState, s: torch.Tensor, noise: torch.Tensor | None = None,
-                fused: bool | None = None) -> SynthesisState:
-        y = self.conv(state.x, s, fused=fused) + self.bias.to(state.x.dtype)[None, :, None, None]
-        if state.img is not None:
-            y = y + upsample2x(state.img)
-        return SynthesisState(state.x, y)
-
-
-class StyleSpace:
-    """Flat coordinate ids over the style layers' channels.
-
-    ``layers`` are positions in the synthesis sequence (conv layers, plus rgb layers when
-    ``include_rgb``); ``index(layer, channel)`` ↔ ``locate(index)``.
-    """
-
-    def __init__(self, layer_ids: list[int], sizes: list[int]):
-        self.layers = list(layer_ids)
-        self.sizes = list(sizes)
-        self.offsets = [0]
-        for n in self.sizes:
-            self.offsets.append(self.offsets[-1] + n)
-        self._pos = {layer: p for p, layer in enumerate(self.layers)}
-
-    @property
-    def total(self) -> int:
-        return self.offsets[-1]
-
-    def __len__(self) -> int:
-        return self.total
-
-    def index(self, layer: int, channel: int) -> int:
-        if layer not in self._pos:
-            raise KeyError(f"layer {layer} is not in this StyleSpace (layers {self.layers})")
-        p = self._pos[layer]
-        if not 0 <= channel < self.sizes[p]:
-            raise IndexError(f"channel {channel} out of range for layer {layer} ({self.sizes[p]})")
-        return self.offsets[p] + channel
-
-    def locate(self, index: int) -> tuple[int, int]:
-        if not 0 <= index < self.total:
-            raise IndexError(f"style index {index} out of range 0..{self.total - 1}")
-        p = _bisect_right(self.offsets, index) - 1
-        return self.layers[p], index - self.offsets[p]
-
-    def flatten(self, styles: list[torch.Tensor]) -> torch.Tensor:
-        """Per-layer styles (all synthesis layers) → [B, total] over this space's layers."""
-        return torch.cat([styles[layer] for layer in self.layers], dim=1)
-
-    def unflatten(self, flat: torch.Tensor, styles: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Write [B, total] back into a copy of the per-layer list ``styles``."""
-        out = list(styles)
-        for p, layer in enumerate(self.layers):
-            out[layer] = flat[:, self.offsets[p] : self.offsets[p + 1]]
-        return out
-
-
-def _bisect_right(a: list[int], x: int) -> int:
-    lo, hi = 0, len(a)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if x < a[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+NoiseList = list[torch.Tensor | None]
 
 
 class Generator(PretrainedMixin, nn.Module):
@@ -186,6 +62,10 @@ class Generator(PretrainedMixin, nn.Module):
 
     config_class = GeneratorConfig
     default_name = "generator"
+    config: GeneratorConfig
+    layers: nn.ModuleList
+    const: nn.Parameter
+    w_avg: torch.Tensor
 
     def __init__(self, config: GeneratorConfig):
         super().__init__()
@@ -193,7 +73,10 @@ class Generator(PretrainedMixin, nn.Module):
         self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_lr_mult)
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
         affine_in = cfg.w_dim + cfg.cond_dim
-        ch = lambda r: channels_at(r, cfg.channel_base, cfg.channel_max)  # noqa: E731
+
+        def ch(r: int) -> int:
+            return channels_at(r, cfg.channel_base, cfg.channel_max)
+
         self.const = nn.Parameter(torch.randn(1, ch(4), 4, 4))
         layers: list[StyleLayer] = [
             ConvLayer(affine_in, ch(4), ch(4), 4, upsample=False, modconv=cfg.modconv),
@@ -202,15 +85,16 @@ class Generator(PretrainedMixin, nn.Module):
         res = 8
         while res <= cfg.resolution:
             layers += [
-                ConvLayer(affine_in, ch(res // 2), ch(res), res, upsample=True,
-                          modconv=cfg.modconv),
+                ConvLayer(
+                    affine_in, ch(res // 2), ch(res), res, upsample=True, modconv=cfg.modconv
+                ),
                 ConvLayer(affine_in, ch(res), ch(res), res, upsample=False, modconv=cfg.modconv),
                 RGBLayer(affine_in, ch(res), cfg.img_channels, res, modconv=cfg.modconv),
             ]
             res *= 2
         self.layers = nn.ModuleList(layers)
         g = torch.Generator().manual_seed(cfg.noise_seed)
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(layers):
             if layer.kind == "conv":
                 r = layer.resolution
                 self.register_buffer(f"noise_const_{i}", torch.randn(1, 1, r, r, generator=g))
@@ -220,15 +104,26 @@ class Generator(PretrainedMixin, nn.Module):
     def num_layers(self) -> int:
         return len(self.layers)
 
+    def layer(self, i: int) -> StyleLayer:
+        """Synthesis layer ``i`` (typed access to :attr:`layers`)."""
+        return cast(StyleLayer, self.layers[i])
+
+    def style_layers(self) -> list[StyleLayer]:
+        """The synthesis layers in order (typed)."""
+        return [cast(StyleLayer, layer) for layer in self.layers]
+
     def layer_kinds(self) -> list[str]:
-        return [layer.kind for layer in self.layers]
+        return [layer.kind for layer in self.style_layers()]
 
     def style_space(self, include_rgb: bool = False) -> StyleSpace:
-        ids = [i for i, layer in enumerate(self.layers) if include_rgb or layer.kind == "conv"]
-        return StyleSpace(ids, [self.layers[i].style_dim for i in ids])
+        layers = self.style_layers()
+        ids = [i for i, layer in enumerate(layers) if include_rgb or layer.kind == "conv"]
+        return StyleSpace(ids, [layers[i].style_dim for i in ids])
 
     # ----------------------------------------------------------------------------- mapping
-    def map(self, z: torch.Tensor, truncation: float = 1.0, update_w_avg: bool = False):
+    def map(
+        self, z: torch.Tensor, truncation: float = 1.0, update_w_avg: bool = False
+    ) -> torch.Tensor:
         """z [B, z_dim] → w [B, w_dim], with truncation toward the tracked mean w."""
         w = self.mapping(z)
         if update_w_avg:
@@ -243,7 +138,7 @@ class Generator(PretrainedMixin, nn.Module):
         """Per synthesis layer, the effective affine weights applied to the condition c:
         ``[C_l, cond_dim]`` (row i: how coordinate i of that layer's style responds to c)."""
         wd = self.config.w_dim
-        return [layer.affine.weight[:, wd:] * layer.affine.scale for layer in self.layers]
+        return [layer.affine.weight[:, wd:] * layer.affine.scale for layer in self.style_layers()]
 
     def condition_usage(self, rel: float = 0.1) -> dict[str, float]:
         """How the condition enters StyleSpace: mean row norm of :meth:`condition_weights` and
@@ -268,60 +163,91 @@ class Generator(PretrainedMixin, nn.Module):
         if not cd and c is not None and c.numel():
             raise ValueError("this generator is unconditional (cond_dim=0): c must be None")
         out = []
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self.style_layers()):
             wi = w[:, i] if w.dim() == 3 else w
-            inp = torch.cat([wi, c.to(wi.dtype)], dim=1) if cd else wi
+            inp = torch.cat([wi, c.to(wi.dtype)], dim=1) if cd and c is not None else wi
             out.append(layer.affine(inp))
         return out
 
     # ----------------------------------------------------------------------------- synthesis
-    def make_noise(self, batch: int, mode: NoiseMode, device=None, dtype=None):
+    def make_noise(
+        self,
+        batch: int,
+        mode: NoiseMode,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> NoiseList:
         """Per-layer noise list (None for rgb layers and for mode "none")."""
-        noise: list[torch.Tensor | None] = []
-        for i, layer in enumerate(self.layers):
+        noise: NoiseList = []
+        for i, layer in enumerate(self.style_layers()):
             if layer.kind != "conv" or mode == "none":
                 noise.append(None)
             elif mode == "const":
                 noise.append(getattr(self, f"noise_const_{i}"))
             elif mode == "random":
                 r = layer.resolution
-                noise.append(torch.randn(batch, 1, r, r, device=device or self.const.device,
-                                         dtype=dtype))
+                noise.append(
+                    torch.randn(batch, 1, r, r, device=device or self.const.device, dtype=dtype)
+                )
             else:
                 raise ValueError(f"noise mode must be const|random|none, got {mode!r}")
         return noise
 
-    def initial_state(self, batch: int, dtype=None) -> SynthesisState:
+    def initial_state(self, batch: int, dtype: torch.dtype | None = None) -> SynthesisState:
         x = self.const.expand(batch, -1, -1, -1)
         return SynthesisState(x if dtype is None else x.to(dtype), None)
 
-    def run_layers(self, state: SynthesisState, styles: list[torch.Tensor], start: int, stop: int,
-                   noise: list[torch.Tensor | None], fused: bool | None = None) -> SynthesisState:
+    def run_layers(
+        self,
+        state: SynthesisState,
+        styles: Sequence[torch.Tensor],
+        start: int,
+        stop: int,
+        noise: Sequence[torch.Tensor | None],
+        fused: bool | None = None,
+    ) -> SynthesisState:
         """Apply synthesis layers ``start..stop-1`` to ``state`` (styles indexed by layer)."""
         for i in range(start, stop):
             state = self.layers[i](state, styles[i], noise[i], fused=fused)
         return state
 
-    def synthesize(self, styles: list[torch.Tensor], noise: list | None = None,
-                   noise_mode: NoiseMode = "const", fused: bool | None = None) -> torch.Tensor:
+    def synthesize(
+        self,
+        styles: Sequence[torch.Tensor],
+        noise: Sequence[torch.Tensor | None] | None = None,
+        noise_mode: NoiseMode = "const",
+        fused: bool | None = None,
+    ) -> torch.Tensor:
         """Styles (list over all layers of [B, C_l]) → images [B, img_channels, R, R]."""
         b = styles[0].shape[0]
         if noise is None:
             noise = self.make_noise(b, noise_mode, dtype=styles[0].dtype)
-        state = self.run_layers(self.initial_state(b, styles[0].dtype), styles, 0,
-                                self.num_layers, noise, fused)
-        return state.img
+        state = self.run_layers(
+            self.initial_state(b, styles[0].dtype), styles, 0, self.num_layers, noise, fused
+        )
+        return _final_image(state)
 
-    def run_until(self, styles: list[torch.Tensor], layer: int, noise: list | None = None,
-                  noise_mode: NoiseMode = "const") -> SynthesisState:
+    def run_until(
+        self,
+        styles: Sequence[torch.Tensor],
+        layer: int,
+        noise: Sequence[torch.Tensor | None] | None = None,
+        noise_mode: NoiseMode = "const",
+    ) -> SynthesisState:
         """Run layers ``< layer`` and return the state to cache (the input of ``layer``)."""
         b = styles[0].shape[0]
         if noise is None:
             noise = self.make_noise(b, noise_mode, dtype=styles[0].dtype)
         return self.run_layers(self.initial_state(b, styles[0].dtype), styles, 0, layer, noise)
 
-    def run_from(self, state: SynthesisState, styles: list[torch.Tensor], layer: int,
-                 noise: list | None = None, noise_mode: NoiseMode = "const") -> torch.Tensor:
+    def run_from(
+        self,
+        state: SynthesisState,
+        styles: Sequence[torch.Tensor],
+        layer: int,
+        noise: Sequence[torch.Tensor | None] | None = None,
+        noise_mode: NoiseMode = "const",
+    ) -> torch.Tensor:
         """Re-run layers ``≥ layer`` from a cached state. Only ``styles[layer:]`` are read.
 
         ``state`` and ``styles[l]`` (l ≥ layer) must share a batch size; with const noise the
@@ -330,23 +256,60 @@ class Generator(PretrainedMixin, nn.Module):
         b = state.x.shape[0]
         if noise is None:
             noise = self.make_noise(b, noise_mode, dtype=state.x.dtype)
-        return self.run_layers(state, styles, layer, self.num_layers, noise).img
+        return _final_image(self.run_layers(state, styles, layer, self.num_layers, noise))
+
+    # ----------------------------------------------------------------------------- skip path
+    def skip_to_output(self, skip: torch.Tensor) -> torch.Tensor:
+        """A skip image ``[B, C, r, r]`` (r ≤ R) carried to the output resolution the way the
+        later toRGB layers carry it: upsampled 2× per block (bilinear, linear)."""
+        while skip.shape[-1] < self.config.resolution:
+            skip = upsample2x(skip)
+        return skip
+
+    def run_rgb_edit(
+        self,
+        state: SynthesisState,
+        style: torch.Tensor,
+        layer: int,
+        base_images: torch.Tensor,
+        base_skip: torch.Tensor,
+    ) -> torch.Tensor:
+        """Final images after an edit of toRGB layer ``layer``'s ``style`` ``[B, C_l]``, from
+        the cached input ``state`` of that layer, without re-running any later convolution.
+
+        A toRGB edit changes only the skip image, which the later layers upsample and add to
+        (linear), so ``G(s') = G(s) + upsampleᵏ(rgb_l(s') − rgb_l(s))``: ``base_images`` are the
+        un-edited final images ``G(s)`` and ``base_skip`` the un-edited skip image after this
+        layer (``run_layers(state, styles, layer, layer + 1, noise).img``), both ``[B, …]``.
+        Equals :meth:`synthesize` on the edited styles up to rounding.
+        """
+        rgb = self.layer(layer)
+        if rgb.kind != "rgb":
+            raise ValueError(f"layer {layer} is a {rgb.kind} layer, not a toRGB layer")
+        img = _final_image(rgb(state, style, None))
+        return base_images + self.skip_to_output(img - base_skip)
 
     # ----------------------------------------------------------------------------- convenience
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: float = 1.0,
-                noise_mode: NoiseMode = "random") -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation: float = 1.0,
+        noise_mode: NoiseMode = "random",
+    ) -> torch.Tensor:
         """Random sample: z [B, z_dim] (and c) → images."""
         return self.synthesize(self.styles(self.map(z, truncation), c), noise_mode=noise_mode)
 
-    def generate(self, w: torch.Tensor, c: torch.Tensor | None = None,
-                 noise_mode: NoiseMode = "const") -> torch.Tensor:
+    def generate(
+        self, w: torch.Tensor, c: torch.Tensor | None = None, noise_mode: NoiseMode = "const"
+    ) -> torch.Tensor:
         """w [B, w_dim] (e.g. from the encoder) and c → images."""
         return self.synthesize(self.styles(w, c), noise_mode=noise_mode)
 
     def layer_flops(self) -> list[float]:
         """FLOPs (2 × multiply-adds) of each synthesis layer's conv for one image."""
         out = []
-        for layer in self.layers:
+        for layer in self.style_layers():
             conv = layer.conv
             r = layer.resolution
             if conv.upsample:  # transposed conv runs at the input resolution
@@ -359,6 +322,24 @@ class Generator(PretrainedMixin, nn.Module):
         return sum(self.layer_flops())
 
 
+def _final_image(state: SynthesisState) -> torch.Tensor:
+    """The skip image of a state after at least one toRGB layer (every full synthesis)."""
+    if state.img is None:
+        raise ValueError("no toRGB layer has run yet: the state holds no image")
+    return state.img
+
+
 def num_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
+
+__all__ = [
+    "Generator",
+    "MappingNetwork",
+    "NoiseList",
+    "NoiseMode",
+    "PixelNorm",
+    "StyleSpace",
+    "SynthesisState",
+    "num_params",
+]

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 from safetensors.torch import load_file, save
 from torch import nn
 
 from stylex.errors import RunError
-from stylex.utils.fs import atomic_write_bytes, atomic_write_json
+from stylex.utils.fs import atomic_write_bytes, atomic_write_json, read_versioned_json
 
 FORMAT_VERSION = 1
+_P = TypeVar("_P", bound="PretrainedMixin")
 
 
-def save_state(module_or_state: nn.Module | dict[str, torch.Tensor], path: str | os.PathLike,
-               metadata: dict[str, str] | None = None) -> None:
+def save_state(
+    module_or_state: nn.Module | dict[str, torch.Tensor],
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Save a module's state (parameters and persistent buffers) as safetensors, atomically."""
     state = (
         module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
@@ -50,47 +53,41 @@ class PretrainedMixin:
     ``self.config``.
     """
 
-    config_class: type
+    config_class: Any  # a ConfigMixin dataclass (``from_dict`` / ``to_dict``)
     default_name: str
+    config: Any
 
     def save_pretrained(self, directory: str | os.PathLike, name: str | None = None) -> Path:
         name = name or self.default_name
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        save_state(self, directory / f"{name}.safetensors")  # type: ignore[arg-type]
+        save_state(cast(nn.Module, self), directory / f"{name}.safetensors")
         atomic_write_json(
             directory / f"{name}.json",
             {
                 "class": type(self).__name__,
                 "format_version": FORMAT_VERSION,
-                "config": self.config.to_dict(),  # type: ignore[attr-defined]
+                "config": self.config.to_dict(),
             },
         )
         return directory
 
     @classmethod
     def from_pretrained(
-        cls, directory: str | os.PathLike, name: str | None = None, device: Any = "cpu"
-    ):
+        cls: type[_P], directory: str | os.PathLike, name: str | None = None, device: Any = "cpu"
+    ) -> _P:
         name = name or cls.default_name
         directory = Path(directory)
         cfg_path = directory / f"{name}.json"
-        if not cfg_path.is_file():
-            raise RunError(f"model config not found: {cfg_path}")
-        try:
-            meta = json.loads(cfg_path.read_text())
-        except json.JSONDecodeError as e:
-            raise RunError(f"model config {cfg_path} is not valid JSON: {e}") from e
+        meta = read_versioned_json(cfg_path, FORMAT_VERSION, what="model config")
         if meta.get("class") != cls.__name__:
             raise RunError(f"{cfg_path} holds a {meta.get('class')!r}, expected {cls.__name__}")
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise RunError(
-                f"{cfg_path} was written by a newer stylex (format {meta.get('format_version')})"
-            )
         try:
             config = cls.config_class.from_dict(meta["config"])
         except (KeyError, TypeError, ValueError) as e:
             raise RunError(f"model config {cfg_path} is incompatible: {e}") from e
-        model = cls(config)
-        load_state(model, directory / f"{name}.safetensors")
-        return model.to(device)
+        model = cls(config)  # type: ignore[call-arg]  # the owning nn.Module's __init__(config)
+        module = cast(nn.Module, model)
+        load_state(module, directory / f"{name}.safetensors")
+        module.to(device)  # in place
+        return model

@@ -118,5 +118,5 @@ def choose_modconv(
         for mode in ("unfused", "fused")
     }
     del g
-    _cache[key] = min(times, key=times.get)
+    _cache[key] = min(times, key=lambda mode: times[mode])
     return _cache[key]

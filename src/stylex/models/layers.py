@@ -33,6 +33,8 @@ def _blur_kernel(taps=(1.0, 3.0, 3.0, 1.0), gain: float = 1.0) -> torch.Tensor:
 class Blur(nn.Module):
     """Depthwise FIR filter ([1,3,3,1] ⊗ [1,3,3,1]) with explicit padding."""
 
+    kernel: torch.Tensor
+
     def __init__(self, pad: tuple[int, int], gain: float = 1.0):
         super().__init__()
         self.register_buffer("kernel", _blur_kernel(gain=gain), persistent=False)

@@ -3,12 +3,13 @@ causes their failures give."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import torch
 
+from stylex.attfind.result import ATTRIBUTES_FORMAT
+from stylex.errors import StylexError
 from stylex.metrics.fitness.verdict import (
     FAILED,
     NOT_RUN,
@@ -16,6 +17,7 @@ from stylex.metrics.fitness.verdict import (
     Check,
     FitnessThresholds,
 )
+from stylex.utils.fs import read_versioned_json
 
 
 def trivial_references(images: torch.Tensor, predicted: torch.Tensor) -> dict[str, float]:
@@ -129,7 +131,7 @@ def attribute_check(
     run_dir: str | Path | None,
     th: FitnessThresholds,
     weights_mtime: float | None = None,
-    sufficiency: tuple[dict, float] | None = None,
+    sufficiency: tuple[dict, float | None] | None = None,
 ) -> Check:
     """``attributes`` (module docstring): from the measured flip rates ``sufficiency =
     ({"1": …, "10": …}, rate at k=0)`` when given (evaluate), else from
@@ -165,8 +167,8 @@ def attribute_check(
             detail="attfind/attributes.json is older than the weights: re-run AttFind",
         )
     try:
-        classes = json.loads(path.read_text())["classes"]
-    except (OSError, ValueError, KeyError, TypeError):
+        classes = read_versioned_json(path, ATTRIBUTES_FORMAT)["classes"]
+    except (OSError, ValueError, KeyError, TypeError, StylexError):
         return Check(None, None, None, NOT_RUN, detail=f"{path} is unreadable")
     per_class = {}
     for c in classes:
@@ -217,7 +219,7 @@ def factor_check(
             excess[name] = float(q["normalised"]) - float(r["normalised"])
     if not excess:
         return Check(None, None, None, NOT_RUN, detail="no comparable factor errors")
-    worst = max(excess, key=excess.get)
+    worst = max(excess, key=lambda name: excess[name])
     passed = excess[worst] <= th.max_factor_excess
     return Check(
         excess[worst],

@@ -50,8 +50,8 @@ def compute_fitness(
     thresholds: FitnessThresholds | None = None,
     recon: torch.Tensor | None = None,
     real_probs: torch.Tensor | None = None,
-    factor_errors: tuple[dict, dict] | None = None,
-    sufficiency: tuple[dict, float] | None = None,
+    factor_errors: tuple[dict | None, dict | None] | None = None,
+    sufficiency: tuple[dict, float | None] | None = None,
     attfind_dir: str | Path | None = None,
 ) -> Fitness:
     """The verdict for ``run`` (a :class:`~stylex.run.Run`, or anything with its
@@ -81,7 +81,7 @@ def compute_fitness(
     checks: dict[str, Check] = {}
 
     refs = trivial_references(images, pred)
-    best = min(refs, key=refs.get)
+    best = min(refs, key=lambda name: refs[name])
     l1 = float((images.double() - recon.double()).abs().mean())
     ok = l1 <= th.recon_ratio * refs[best]
     checks["reconstruction"] = Check(

@@ -8,16 +8,15 @@ The verdict lives in ``RUN/fitness.json`` (written at the end of ``stylex train`
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from stylex.metrics.fitness.verdict import FITNESS_FILE, Fitness
-from stylex.utils.fs import atomic_write_json
-
-METRICS_FILE = "metrics.json"
+from stylex.errors import StylexError
+from stylex.metrics.fitness.verdict import FITNESS_FILE, FITNESS_FORMAT, Fitness
+from stylex.metrics.result import METRICS_FILE, METRICS_FORMAT
+from stylex.utils.fs import atomic_write_json, read_versioned_json
 
 
 @dataclass
@@ -38,9 +37,9 @@ def save_fitness(run_dir: str | Path, fitness: Fitness) -> Path:
 
 def _read(path: Path, key: str | None) -> Fitness | None:
     try:
-        d = json.loads(path.read_text())
+        d = read_versioned_json(path, METRICS_FORMAT if key else FITNESS_FORMAT)
         return Fitness.from_json(d[key] if key else d)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, StylexError):
         return None
 
 

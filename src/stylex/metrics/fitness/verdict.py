@@ -58,7 +58,8 @@ class Check:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Check:
         known = ("value", "reference", "passed", "status", "required", "detail")
-        status = d.get("status") or {True: PASSED, False: FAILED}.get(d.get("passed"), INFO)
+        by_passed: dict[Any, str] = {True: PASSED, False: FAILED}
+        status = d.get("status") or by_passed.get(d.get("passed"), INFO)
         return cls(
             d.get("value"),
             d.get("reference"),
