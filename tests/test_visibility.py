@@ -67,7 +67,7 @@ def test_attribute_visibility_climbs_until_visible():
     styles = [torch.full((4, 2), -0.5)]
     v = attribute_visibility(generate, probs, edit, styles, 1, ladder=[1, 1.5, 2, 3])
     assert v.shift == 2.0  # 0.11, 0.165 are below 0.2; 0.22 is visible
-    assert v.visible and v.extrapolated
+    assert v.visible and v.acts and v.extrapolated
     assert v.change == pytest.approx(0.22, abs=1e-5)
     assert v.base_change == pytest.approx(0.11, abs=1e-5)
     assert v.delta_p > 0
@@ -78,7 +78,7 @@ def test_attribute_visibility_reports_invisible_at_top_of_ladder():
     generate, probs, edit = _toy(gain=0.01)
     v = attribute_visibility(generate, probs, edit, [torch.full((3, 2), -0.5)], 1)
     assert not v.visible
-    assert v.shift == 3.0
+    assert v.shift == 4.0  # the top of the default ladder
     assert v.flip_rate == 0.0
 
 
@@ -89,7 +89,18 @@ def test_attribute_visibility_stays_at_first_rung_when_visible():
     assert v.flip_rate == 1.0  # -0.5 → 0.5 on a quarter: mean > 0 → class 1
 
 
+def test_attribute_visibility_waits_for_the_classifier():
+    generate, probs, edit = _toy(gain=0.5)  # visible from the first rung
+    styles = [torch.full((4, 2), -0.5)]
+    # class 1's probability rises 0.5·t·(16/64)·20·σ' … demand a large rise: later rung
+    strict = attribute_visibility(generate, probs, edit, styles, 1, min_delta_p=0.5)
+    loose = attribute_visibility(generate, probs, edit, styles, 1, min_delta_p=0.0)
+    assert loose.shift == 1.0 and loose.visible and loose.acts
+    assert strict.shift > loose.shift and strict.delta_p >= 0.5
+    assert strict.base_delta_p == pytest.approx(loose.delta_p)
+
+
 def test_ladder_for_scales_with_attfind_strength():
-    assert ladder_for(0.5) == [0.5, 0.75, 1.0, 1.5]
+    assert ladder_for(0.5) == [0.5, 0.75, 1.0, 1.5, 2.0]
     with pytest.raises(ValueError):
         attribute_visibility(*_toy(1.0), [torch.zeros(1, 2)], 1, ladder=[])

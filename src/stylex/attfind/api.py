@@ -52,6 +52,7 @@ from stylex.attfind.select import (
     select_attributes,
 )
 from stylex.attfind.tempered import TemperedClassifier
+from stylex.attfind.visibility import annotate_with_context
 from stylex.errors import RunError, StylexError
 from stylex.models.stylespace import EditContext, style_bounds
 
@@ -383,6 +384,10 @@ class AttFind:
             accept_factory=accept_factory,
         )
         cfg["num_unstable"] = int(unstable.sum())
+        t2 = time.perf_counter()  # display strengths (attribute.extra["visibility"])
+        ctx = self.edit_context(effects.style_min, effects.style_max)
+        annotate_with_context(ctx, classes, styles, top_k, batch=self.batch or 64)
+        cfg["visibility_seconds"] = time.perf_counter() - t2
         cfg["seconds"] = time.perf_counter() - t0
         for c in classes:
             if len(c.attributes) < top_k:
