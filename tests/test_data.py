@@ -15,7 +15,7 @@ from PIL import Image
 
 from stylex.data import StylexDataset, load_dataset, make_shapes, parse_rule, parse_spec
 from stylex.data.builtin import FASHION_MNIST_CLASSES, fashion_mnist_dir, mnist_dir
-from stylex.data.dataset import fit_image, native_resolution, pil_to_array, to_channels
+from stylex.data.convert import fit_image, native_resolution, pil_to_array, to_channels
 from stylex.data.shapes import FACTOR_NAMES, render
 from stylex.errors import DataError
 

@@ -2,7 +2,8 @@
 
 ``load_dataset(spec)`` returns a :class:`StylexDataset` (images uint8 ``[N, C, R, R]``, labels
 ``[N]``; ``dataset[i]`` is a float image in ``[-1, 1]``). The conversion rule (padding vs
-resizing, channels) is documented in :mod:`stylex.data.dataset`.
+resizing, channels) is documented in :mod:`stylex.data.convert`;
+image files are decoded by :mod:`stylex.data.decode`.
 
 Spec syntax::
 
@@ -10,7 +11,8 @@ Spec syntax::
 
 ``SOURCE``
     a path — class-per-folder directory, a folder with a CSV, a ``.csv`` file or an ``.npz``
-    (:mod:`stylex.data.user`) — or a built-in: ``fashion-mnist``, ``mnist``
+    (:mod:`stylex.data.folder`, :mod:`stylex.data.csvfile`,
+    :mod:`stylex.data.npz`) — or a built-in: ``fashion-mnist``, ``mnist``
     (:mod:`stylex.data.builtin`), ``shapes`` (:mod:`stylex.data.shapes`), ``gratings``
     (:mod:`stylex.data.gratings`).
 ``SPLIT``
@@ -36,22 +38,31 @@ bare built-in name always means the built-in: a folder called ``shapes`` is ``./
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from stylex.data.builtin import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
-from stylex.data.dataset import StylexDataset, check_channels, check_resolution
+from stylex.data.csvfile import load_csv
+from stylex.data.dataset import StylexDataset
+from stylex.data.decode import DecodeError, decode_image, decode_pil, open_image
+from stylex.data.folder import load_folder
 from stylex.data.gratings import make_gratings
+from stylex.data.npz import load_npz
 from stylex.data.shapes import DEFAULT_N, DEFAULT_RULE, FACTOR_NAMES, make_shapes, parse_rule
-from stylex.data.user import load_csv, load_folder, load_npz
 from stylex.errors import DataError
+from stylex.utils.images import check_channels, check_resolution
 
 __all__ = [
     "BUILTINS",
+    "DecodeError",
     "FACTOR_NAMES",
     "FASHION_MNIST_CLASSES",
     "StylexDataset",
+    "decode_image",
+    "decode_pil",
     "load_dataset",
     "make_gratings",
     "make_shapes",
+    "open_image",
     "parse_rule",
     "parse_spec",
 ]
@@ -217,7 +228,9 @@ def load_dataset(
             channels=1 if channels is None else channels,
             name=str(spec),
         )
-    common = dict(resolution=resolution, channels=channels, n=n, seed=seed, name=str(spec))
+    common: dict[str, Any] = dict(
+        resolution=resolution, channels=channels, n=n, seed=seed, name=str(spec)
+    )
     if source == "fashion-mnist":
         return load_fashion_mnist(parsed["split"] or "train", select, **common)
     if source == "mnist":

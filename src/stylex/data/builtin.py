@@ -26,13 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylex.data.dataset import (
-    StylexDataset,
-    check_channels,
-    check_resolution,
-    fit_batch,
-    select_and_subsample,
-)
+from stylex.data.classes import select_and_subsample
+from stylex.data.convert import check_channels, check_resolution, fit_batch
+from stylex.data.dataset import StylexDataset
 from stylex.errors import DataError
 
 FASHION_MNIST_CLASSES = [
