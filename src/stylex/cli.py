@@ -16,9 +16,9 @@ from stylex.errors import StylexError
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train-classifier": ("stylex.classifier_cli", "train the built-in small CNN classifier"),
+    "train-classifier": ("stylex.classifier.train_cli", "train the built-in small CNN classifier"),
     "check-classifier": (
-        "stylex.classifier_check_cli",
+        "stylex.classifier.check_cli",
         "check a classifier against data: contract, accuracy, verdict",
     ),
     "train": ("stylex.training.cli", "train a StylEx generator + encoder with a classifier"),
