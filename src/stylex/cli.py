@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "train": ("stylex.training.cli", "train a StylEx generator + encoder with a classifier"),
     "attfind": ("stylex.attfind.cli", "find the classifier's top attributes in StyleSpace"),
-    "explain": ("stylex.explain_cli", "explain the classification of given images"),
+    "explain": ("stylex.explain.cli", "explain the classification of given images"),
     "evaluate": ("stylex.metrics.cli", "compute faithfulness metrics, write metrics.json"),
     "report": ("stylex.report.cli", "write a self-contained HTML report of a run"),
     "serve": ("stylex.serve.cli", "start the interactive viewer"),
