@@ -56,8 +56,7 @@ def select_rows(
 
     Returns ``(kept row indices, the labels of every row renumbered to the selection (-1:
     not selected), the selected class names)``; ``positive_n``: raise unless ``n`` is None or
-    ≥ 1. Checks that at least two classes remain and
-    that none is empty.
+    ≥ 1 (the built-ins). Checks that at least two classes remain and that none is empty.
     """
     labels = np.asarray(labels, np.int64)
     idx, names = np.arange(len(labels)), list(class_names)
@@ -74,20 +73,6 @@ def select_rows(
         idx = idx[np.sort(np.random.default_rng(seed).permutation(len(idx))[:n])]
     check_classes(labels[idx], names, source)
     return idx, labels, names
-
-
-def select_and_subsample(
-    labels: np.ndarray,
-    class_names: Sequence[str],
-    select: Sequence[str] | None,
-    n: int | None,
-    seed: int,
-    source: str,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """:func:`select_rows` for the built-ins: ``n`` must be positive, and the labels returned
-    are those of the kept rows (``[len(indices)]``)."""
-    idx, labels, names = select_rows(labels, class_names, select, n, seed, source, positive_n=True)
-    return idx, labels[idx], names
 
 
 def check_classes(labels: np.ndarray, class_names: Sequence[str], source: str) -> None:
