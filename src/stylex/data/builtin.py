@@ -11,7 +11,7 @@
   The package stores images grouped by digit; stylex interleaves them with a fixed permutation
   so that any prefix mixes the classes. Ids: ``mnist/<digit>/<index within the digit>``.
 
-Both are 28 px, padded with black to the default 32 px (see :mod:`stylex.data.dataset`).
+Both are 28 px, padded with black to the default 32 px (see :mod:`stylex.data.convert`).
 Decoding is vectorised (gzip + ``np.frombuffer``); nothing is cached on disk.
 """
 
