@@ -8,11 +8,13 @@ Images are ``[C, R, R]`` in ``[-1, 1]``, upscaled by an integer factor (nearest 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from stylex.attfind.select import Attribute
-from stylex.explain.results import ImageExplanation
+from stylex.explain.results import Counterfactual, ImageExplanation
 from stylex.utils.images import to_pil
 
 Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
@@ -87,43 +89,80 @@ def hstack(tiles: list[Image.Image], title: str = "", size: int = 13) -> Image.I
 
 
 def short(name: str, n: int = 12) -> str:
+    """``name`` cut to ``n`` characters (ending ``..``) for a caption."""
     return name if len(name) <= n else name[: n - 2] + ".."
 
 
 def attribute_label(a: Attribute) -> str:
+    """``L3 c17 max``: an attribute's layer, channel and direction."""
     return f"L{a.layer} c{a.channel} {a.direction}"
 
 
 FLIP_COLOUR = (214, 39, 40)
 
 
+@dataclass
+class Tile:
+    """One image of an explanation as shown: ``kind`` is ``"input"``, ``"reconstruction"``,
+    ``"single"`` (one top attribute alone, ``rank`` 1…) or ``"subset"`` (the top attributes
+    together); ``flipped``: its predicted class differs from the reconstruction's (never for
+    the input and the reconstruction); ``counterfactual``: the edit, for the last two kinds."""
+
+    kind: str
+    image: torch.Tensor
+    probs: torch.Tensor
+    flipped: bool = False
+    rank: int = 0
+    counterfactual: Counterfactual | None = None
+
+
+def explanation_tiles(e: ImageExplanation) -> list[Tile]:
+    """The images of an explanation in display order: input | reconstruction | each top
+    attribute alone | the subset counterfactual (:func:`explanation_panel`, the report)."""
+    p = e.predicted
+    tiles = [
+        Tile("input", e.image, e.input_probs),
+        Tile("reconstruction", e.reconstruction, e.probs),
+    ]
+    for r, c in enumerate(e.independent):
+        tiles.append(Tile("single", c.image, c.probs, int(c.probs.argmax()) != p, r + 1, c))
+    if e.subset:
+        c = e.subset[-1]
+        tiles.append(Tile("subset", c.image, c.probs, int(c.probs.argmax()) != p, 0, c))
+    return tiles
+
+
+def probability_lines(e: ImageExplanation, probs: torch.Tensor) -> list[str]:
+    """``p(predicted)=…`` and, when it differs, ``p(target)=…`` of ``probs [K]``."""
+    names, p, t = e.class_names, e.predicted, e.target
+    lines = [f"p({short(names[p])})={float(probs[p]):.2f}"]
+    if t != p:
+        lines.append(f"p({short(names[t])})={float(probs[t]):.2f}")
+    return lines
+
+
+def tile_label(e: ImageExplanation, tile: Tile) -> str:
+    """The panel's first caption line of a tile."""
+    if tile.kind == "single" and tile.counterfactual is not None:
+        return f"#{tile.rank} {attribute_label(tile.counterfactual.attributes[-1])}"
+    if tile.kind == "subset":
+        return f"top {e.subset_size} (flip)" if e.flipped else f"top {len(e.subset)}: no flip"
+    return tile.kind
+
+
 def explanation_panel(e: ImageExplanation, scale: int | None = None) -> Image.Image:
     """A PNG-ready panel: input | reconstruction | each top attribute alone | the subset
     counterfactual, with the predicted and target classes' probabilities under each image.
     Images whose predicted class differs from the reconstruction's are framed in red."""
-    names = e.class_names
-    p, t = e.predicted, e.target
     scale = scale or display_scale(e.image.shape[-1])
-
-    def prob_lines(probs: torch.Tensor) -> list[str]:
-        lines = [f"p({short(names[p])})={float(probs[p]):.2f}"]
-        if t != p:
-            lines.append(f"p({short(names[t])})={float(probs[t]):.2f}")
-        return lines
-
-    def frame(probs: torch.Tensor):
-        return FLIP_COLOUR if int(probs.argmax()) != p else None
-
     tiles = [
-        captioned(e.image, ["input", *prob_lines(e.input_probs)], scale),
-        captioned(e.reconstruction, ["reconstruction", *prob_lines(e.probs)], scale),
+        captioned(
+            t.image,
+            [tile_label(e, t), *probability_lines(e, t.probs)],
+            scale,
+            FLIP_COLOUR if t.flipped else None,
+        )
+        for t in explanation_tiles(e)
     ]
-    for r, c in enumerate(e.independent):
-        label = f"#{r + 1} {attribute_label(c.attributes[-1])}"
-        tiles.append(captioned(c.image, [label, *prob_lines(c.probs)], scale, frame(c.probs)))
-    if e.subset:
-        c = e.subset[-1]
-        label = f"top {e.subset_size} (flip)" if e.flipped else f"top {len(e.subset)}: no flip"
-        tiles.append(captioned(c.image, [label, *prob_lines(c.probs)], scale, frame(c.probs)))
     title = (e.name + ": " if e.name else "") + e.summary()
     return hstack(tiles, title)

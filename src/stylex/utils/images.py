@@ -9,6 +9,7 @@ check of a resolution (a power of two in 16…256) and a channel count (1 or 3).
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from pathlib import Path
@@ -91,6 +92,11 @@ def make_grid(
         y, x = pad + r * (h + pad), pad + col * (w + pad)
         grid[:, y : y + h, x : x + w] = images[i]
     return grid
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """``data:<mime>;base64,…`` for embedding bytes in a page."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def png_bytes(image: torch.Tensor, scale: int = 1) -> bytes:
