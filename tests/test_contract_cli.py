@@ -261,7 +261,7 @@ def _levels_dataset():
 
 def test_permuted_class_order_is_named():
     from stylex.classifier import Classifier
-    from stylex.classifier_check import diagnose_classifier
+    from stylex.classifier import diagnose_classifier
 
     ds = _levels_dataset()
     assert diagnose_classifier(Classifier(ByIntensity([0, 1, 2, 3])), ds).verdict == "fit"
@@ -273,7 +273,7 @@ def test_permuted_class_order_is_named():
 
 
 def test_class_order_spec_round_trip(tmp_path):
-    from stylex.classifier_check import class_order_spec, match_class_order
+    from stylex.classifier import class_order_spec, match_class_order
     from stylex.data import load_dataset
 
     assert match_class_order(["Ankle boot", "sneaker"], ["sneaker", "ankle-boot"]) == [
@@ -290,7 +290,7 @@ def test_class_order_spec_round_trip(tmp_path):
 
 
 def test_negative_values_and_class_selector():
-    from stylex.classifier_contract_cli import join_negative_values
+    from stylex.classifier.options import join_negative_values
     from stylex.report.build import class_selector
 
     argv = ["--input-range", "-1,1", "--mean", "-.5", "--std", "0.5", "--out", "-x"]
@@ -310,7 +310,7 @@ def test_every_classifier_command_takes_the_contract_options(command, tmp_path):
     import argparse
     import importlib
 
-    from stylex.classifier_contract_cli import contract_from_args, join_negative_values
+    from stylex.classifier.options import contract_from_args, join_negative_values
     from stylex.cli import COMMANDS
 
     f = tmp_path / "c.json"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from stylex.data import StylexDataset, load_dataset, make_shapes, parse_rule, parse_spec
 from stylex.data.builtin import FASHION_MNIST_CLASSES, fashion_mnist_dir, mnist_dir
-from stylex.data.dataset import fit_image, native_resolution, pil_to_array, to_channels
+from stylex.data.convert import fit_image, native_resolution, pil_to_array, to_channels
 from stylex.data.shapes import FACTOR_NAMES, render
 from stylex.errors import DataError
 
@@ -535,3 +535,40 @@ def test_dataset_validates_its_arrays():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         StylexDataset(torch.zeros(2, 3, 16, 16, dtype=torch.uint8), [0, 1], ["a", "b"])
+
+
+def test_one_decoder_for_paths_and_bytes(tmp_path):
+    from stylex.data import DecodeError, decode_image
+
+    p = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 20, 4), np.uint8)).save(p)
+    from_path = decode_image(p, 16, 3)
+    assert from_path.shape == (16, 16, 3) and from_path.dtype == np.uint8
+    assert np.array_equal(decode_image(p.read_bytes(), 16, 3), from_path)
+    for source, kind in (
+        (tmp_path / "missing.png", "missing"),
+        (b"not an image at all", "not_an_image"),
+        (p.read_bytes()[: len(p.read_bytes()) // 2], "corrupt"),
+    ):
+        with pytest.raises(DecodeError) as info:
+            decode_image(source, 16, 3)
+        assert info.value.kind == kind and isinstance(info.value, ValueError)
+
+
+def test_uint8_conversion_and_shape_checks_are_shared():
+    from stylex.errors import ImageSpecError
+    from stylex.models.config import GeneratorConfig
+    from stylex.utils.images import check_channels, check_resolution, from_uint8, to_uint8
+
+    x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
+    y = from_uint8(x)
+    assert y.dtype == torch.float32 and y.min() == -1.0 and y.max() == 1.0
+    assert np.array_equal(to_uint8(y)[0, ..., 0], x[0, 0].numpy())
+    assert check_resolution(32) == 32 and check_channels(3) == 3
+    for bad in (lambda: check_resolution(48), lambda: check_channels(2)):
+        with pytest.raises(ImageSpecError):
+            bad()
+    with pytest.raises(DataError):  # the data's exception type
+        load_dataset("shapes?n=64", resolution=48)
+    with pytest.raises(ValueError, match="img_channels"):  # the model configs' type
+        GeneratorConfig(img_channels=2)

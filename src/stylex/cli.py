@@ -16,14 +16,14 @@ from stylex.errors import StylexError
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train-classifier": ("stylex.classifier_cli", "train the built-in small CNN classifier"),
+    "train-classifier": ("stylex.classifier.train_cli", "train the built-in small CNN classifier"),
     "check-classifier": (
-        "stylex.classifier_check_cli",
+        "stylex.classifier.check_cli",
         "check a classifier against data: contract, accuracy, verdict",
     ),
     "train": ("stylex.training.cli", "train a StylEx generator + encoder with a classifier"),
     "attfind": ("stylex.attfind.cli", "find the classifier's top attributes in StyleSpace"),
-    "explain": ("stylex.explain_cli", "explain the classification of given images"),
+    "explain": ("stylex.explain.cli", "explain the classification of given images"),
     "evaluate": ("stylex.metrics.cli", "compute faithfulness metrics, write metrics.json"),
     "report": ("stylex.report.cli", "write a self-contained HTML report of a run"),
     "serve": ("stylex.serve.cli", "start the interactive viewer"),

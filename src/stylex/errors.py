@@ -19,3 +19,8 @@ class ClassifierError(StylexError):
 
 class RunError(StylexError):
     """A run folder is missing, incomplete or incompatible."""
+
+
+class ImageSpecError(DataError, ValueError):
+    """An image resolution or channel count outside what stylex supports (a ``DataError`` for
+    data, a ``ValueError`` for model configurations)."""

@@ -27,6 +27,8 @@ from PIL import Image
 
 from stylex.attfind.select import Attribute
 from stylex.errors import DataError, RunError, StylexError
+from stylex.explain.results import ImageExplanation
+from stylex.utils.images import from_uint8, to_pil
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -83,7 +85,7 @@ class Explanation:
         attributes: this image's top attributes, strongest first.
     """
 
-    detail: Any  # stylex.explain.ImageExplanation
+    detail: ImageExplanation
 
     @property
     def predicted(self) -> str:
@@ -108,22 +110,16 @@ class Explanation:
     @property
     def image(self) -> Image.Image:
         """The input as the model saw it (resized, channels converted)."""
-        from stylex.utils.images import to_pil
-
         return to_pil(self.detail.image)
 
     @property
     def reconstruction(self) -> Image.Image:
         """``G(E(x))``: the original every counterfactual is compared with."""
-        from stylex.utils.images import to_pil
-
         return to_pil(self.detail.reconstruction)
 
     @property
     def counterfactual(self) -> Image.Image:
         """The subset counterfactual (the top attributes applied up to the flip)."""
-        from stylex.utils.images import to_pil
-
         cf = self.detail.subset_counterfactual
         if cf is None:
             raise StylexError("no counterfactual: this run has no candidate attributes")
@@ -205,7 +201,7 @@ class StylExPipeline:
 
     @staticmethod
     def _one(x: ImageInput, res: int, ch: int) -> torch.Tensor:
-        from stylex.data.dataset import fit_image, pil_to_array, to_channels
+        from stylex.data.convert import fit_image, pil_to_array, to_channels
         from stylex.explain import read_images
 
         if isinstance(x, torch.Tensor):
@@ -222,7 +218,7 @@ class StylExPipeline:
             return t
         if isinstance(x, Image.Image):
             arr = fit_image(to_channels(pil_to_array(x), ch), res)
-            return torch.from_numpy(arr).permute(2, 0, 1).float() / 127.5 - 1.0
+            return from_uint8(torch.from_numpy(arr).permute(2, 0, 1))
         if isinstance(x, str | os.PathLike):
             return read_images([x], res, ch)[0]
         raise DataError(f"cannot explain a {type(x).__name__}: give a path, PIL image or tensor")

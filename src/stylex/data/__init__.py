@@ -2,7 +2,8 @@
 
 ``load_dataset(spec)`` returns a :class:`StylexDataset` (images uint8 ``[N, C, R, R]``, labels
 ``[N]``; ``dataset[i]`` is a float image in ``[-1, 1]``). The conversion rule (padding vs
-resizing, channels) is documented in :mod:`stylex.data.dataset`.
+resizing, channels) is documented in :mod:`stylex.data.convert`;
+image files are decoded by :mod:`stylex.data.decode`.
 
 Spec syntax::
 
@@ -10,7 +11,8 @@ Spec syntax::
 
 ``SOURCE``
     a path — class-per-folder directory, a folder with a CSV, a ``.csv`` file or an ``.npz``
-    (:mod:`stylex.data.user`) — or a built-in: ``fashion-mnist``, ``mnist``
+    (:mod:`stylex.data.folder`, :mod:`stylex.data.csvfile`,
+    :mod:`stylex.data.npz`) — or a built-in: ``fashion-mnist``, ``mnist``
     (:mod:`stylex.data.builtin`), ``shapes`` (:mod:`stylex.data.shapes`), ``gratings``
     (:mod:`stylex.data.gratings`).
 ``SPLIT``
@@ -36,118 +38,35 @@ bare built-in name always means the built-in: a folder called ``shapes`` is ``./
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from stylex.data.builtin import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
-from stylex.data.dataset import StylexDataset, check_channels, check_resolution
+from stylex.data.csvfile import load_csv
+from stylex.data.dataset import StylexDataset
+from stylex.data.decode import DecodeError, decode_image, decode_pil, open_image
+from stylex.data.folder import load_folder
 from stylex.data.gratings import make_gratings
+from stylex.data.npz import load_npz
 from stylex.data.shapes import DEFAULT_N, DEFAULT_RULE, FACTOR_NAMES, make_shapes, parse_rule
-from stylex.data.user import load_csv, load_folder, load_npz
+from stylex.data.spec import BUILTINS, OPTIONS, RULE_SOURCES, int_option, parse_spec
 from stylex.errors import DataError
+from stylex.utils.images import check_channels, check_resolution
 
 __all__ = [
     "BUILTINS",
+    "DecodeError",
     "FACTOR_NAMES",
     "FASHION_MNIST_CLASSES",
     "StylexDataset",
+    "decode_image",
+    "decode_pil",
     "load_dataset",
     "make_gratings",
     "make_shapes",
+    "open_image",
     "parse_rule",
     "parse_spec",
 ]
-
-BUILTINS = ("fashion-mnist", "mnist", "shapes", "gratings")
-_RULE_SOURCES = ("shapes", "gratings")  # synthetic data whose selection is a label rule
-_OPTIONS = {
-    "fashion-mnist": {"n"},
-    "mnist": {"n"},
-    "shapes": {"n", "seed", "shapes"},
-    "gratings": {"n", "seed"},
-    "path": {"n"},
-}
-
-
-def parse_spec(spec: str) -> dict:
-    """Split a spec into ``{"source", "path", "split", "selection", "options"}``.
-
-    ``source`` is a built-in name or ``"path"`` (then ``path`` is set); ``selection`` is the
-    text after ``:`` (a class list or a shapes rule) or None; ``options`` a dict of strings.
-    """
-    spec = str(spec).strip()
-    if not spec:
-        raise DataError("empty dataset spec")
-    builtin = _builtin_head(spec)
-    if not builtin and Path(spec).exists():
-        return {
-            "source": "path",
-            "path": Path(spec),
-            "split": None,
-            "selection": None,
-            "options": {},
-        }
-    base, _, opt_text = spec.partition("?")
-    options: dict[str, str] = {}
-    for item in filter(None, opt_text.split("&")):
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise DataError(f"dataset spec {spec!r}: option {item!r} is not key=value")
-        options[key.strip().lower()] = value.strip()
-    if not builtin and Path(base).exists():
-        return {
-            "source": "path",
-            "path": Path(base),
-            "split": None,
-            "selection": None,
-            "options": options,
-        }
-    head, colon, selection = base.partition(":")
-    if colon and not builtin and Path(head).exists():
-        return {
-            "source": "path",
-            "path": Path(head),
-            "split": None,
-            "selection": selection,
-            "options": options,
-        }
-    name, _, split = head.partition("@")
-    if selection and "@" in selection and name not in _RULE_SOURCES:  # fashion-mnist:a,b@test
-        selection, _, split = selection.rpartition("@")
-    name = name.strip().lower().replace("_", "-")
-    if name == "fashionmnist":
-        name = "fashion-mnist"
-    if name not in BUILTINS:
-        looks_like_path = "/" in spec or "." in head or "\\" in spec
-        raise DataError(
-            f"dataset {spec!r}: "
-            + (f"path {head!r} not found" if looks_like_path else f"unknown built-in {name!r}")
-            + "; give a class-per-folder directory, a CSV or an .npz, or one of "
-            + ", ".join(BUILTINS)
-            + " (e.g. fashion-mnist:sneaker,ankle-boot, mnist:3,8, shapes:hue<0.5)"
-        )
-    return {
-        "source": name,
-        "path": None,
-        "split": split.strip().lower() or None,
-        "selection": selection.strip() if colon else None,
-        "options": options,
-    }
-
-
-def _builtin_head(spec: str) -> bool:
-    """True when ``spec`` names a built-in (a folder of that name needs ``./NAME``)."""
-    head = spec.split("?")[0].split(":")[0].split("@")[0].strip().lower().replace("_", "-")
-    return head in BUILTINS or head == "fashionmnist"
-
-
-def _int_option(options: dict, key: str, spec: str) -> int | None:
-    if key not in options:
-        return None
-    try:
-        return int(options[key])
-    except ValueError:
-        raise DataError(
-            f"dataset {spec!r}: option {key}={options[key]!r} is not an integer"
-        ) from None
 
 
 def load_dataset(
@@ -177,24 +96,24 @@ def load_dataset(
         channels = check_channels(channels)
     parsed = parse_spec(spec)
     source, options = parsed["source"], parsed["options"]
-    allowed = _OPTIONS[source]
+    allowed = OPTIONS[source]
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise DataError(
             f"dataset {spec!r}: unknown option(s) {', '.join(unknown)}; "
             f"{source} takes {', '.join(sorted(allowed))}"
         )
-    n = _int_option(options, "n", spec)
+    n = int_option(options, "n", spec)
     if parsed["split"] is not None and source != "fashion-mnist":
         raise DataError(f"dataset {spec!r}: only fashion-mnist has splits (@train, @test)")
     select = None
-    if parsed["selection"] is not None and source not in _RULE_SOURCES:
+    if parsed["selection"] is not None and source not in RULE_SOURCES:
         select = [s for s in parsed["selection"].split(",") if s.strip()]
         if not select:
             raise DataError(f"dataset {spec!r}: empty class selection after ':'")
 
     if source == "shapes":
-        s = _int_option(options, "seed", spec)
+        s = int_option(options, "seed", spec)
         shapes = options.get("shapes")
         return make_shapes(
             n=DEFAULT_N if n is None else n,
@@ -208,7 +127,7 @@ def load_dataset(
     if source == "gratings":
         from stylex.data import gratings
 
-        s = _int_option(options, "seed", spec)
+        s = int_option(options, "seed", spec)
         return make_gratings(
             n=gratings.DEFAULT_N if n is None else n,
             resolution=32 if resolution is None else resolution,
@@ -217,7 +136,9 @@ def load_dataset(
             channels=1 if channels is None else channels,
             name=str(spec),
         )
-    common = dict(resolution=resolution, channels=channels, n=n, seed=seed, name=str(spec))
+    common: dict[str, Any] = dict(
+        resolution=resolution, channels=channels, n=n, seed=seed, name=str(spec)
+    )
     if source == "fashion-mnist":
         return load_fashion_mnist(parsed["split"] or "train", select, **common)
     if source == "mnist":

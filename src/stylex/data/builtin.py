@@ -11,7 +11,7 @@
   The package stores images grouped by digit; stylex interleaves them with a fixed permutation
   so that any prefix mixes the classes. Ids: ``mnist/<digit>/<index within the digit>``.
 
-Both are 28 px, padded with black to the default 32 px (see :mod:`stylex.data.dataset`).
+Both are 28 px, padded with black to the default 32 px (see :mod:`stylex.data.convert`).
 Decoding is vectorised (gzip + ``np.frombuffer``); nothing is cached on disk.
 """
 
@@ -26,13 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylex.data.dataset import (
-    StylexDataset,
-    check_channels,
-    check_resolution,
-    fit_batch,
-    select_and_subsample,
-)
+from stylex.data.classes import select_rows
+from stylex.data.convert import check_channels, check_resolution, fit_batch
+from stylex.data.dataset import StylexDataset
 from stylex.errors import DataError
 
 FASHION_MNIST_CLASSES = [
@@ -100,9 +96,10 @@ def load_fashion_mnist(
     images, labels = read_idx(paths[0]), read_idx(paths[1])
     if images.ndim != 3 or labels.shape != (images.shape[0],):
         raise DataError(f"{root}: images {images.shape} and labels {labels.shape} do not match")
-    idx, new_labels, names = select_and_subsample(
-        labels, FASHION_MNIST_CLASSES, select, n, seed, name
+    idx, remapped, names = select_rows(
+        labels, FASHION_MNIST_CLASSES, select, n, seed, name, positive_n=True
     )
+    new_labels = remapped[idx]
     ids = [f"fashion-mnist/{split}/{i}" for i in idx.tolist()]
     return _finish(images[idx], new_labels, names, ids, resolution, channels, name)
 
@@ -153,7 +150,10 @@ def load_mnist(
     order = np.random.default_rng(12345).permutation(sum(len(x) for x in labels))
     all_images, all_labels = np.concatenate(images)[order], np.concatenate(labels)[order]
     ids = [ids[i] for i in order.tolist()]
-    idx, new_labels, names = select_and_subsample(all_labels, MNIST_CLASSES, select, n, seed, name)
+    idx, remapped, names = select_rows(
+        all_labels, MNIST_CLASSES, select, n, seed, name, positive_n=True
+    )
+    new_labels = remapped[idx]
     return _finish(
         all_images[idx],
         new_labels,

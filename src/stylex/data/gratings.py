@@ -41,9 +41,10 @@ import math
 import numpy as np
 import torch
 
-from stylex.data.dataset import StylexDataset, check_channels, check_resolution
-from stylex.data.shapes import _CHUNK, balanced_sample, parse_rule
+from stylex.data.dataset import StylexDataset
+from stylex.data.shapes import SAMPLE_CHUNK, balanced_sample, parse_rule
 from stylex.errors import DataError
+from stylex.utils.images import check_channels, check_resolution
 
 FACTOR_NAMES = ["angle", "freq", "size", "x", "y", "contrast"]
 FACTOR_KINDS = {"angle": "circular"}  # the others are continuous
@@ -123,7 +124,7 @@ def make_gratings(
     factors, cand = balanced_sample(
         n,
         class_names,
-        lambda: sample_factors(rng, _CHUNK),
+        lambda: sample_factors(rng, SAMPLE_CHUNK),
         parsed.evaluate,
         f"gratings:{rule}",
     )

@@ -55,14 +55,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stylex.data.dataset import StylexDataset, check_channels, check_resolution, fit_batch
+from stylex.data.convert import check_channels, check_resolution, fit_batch
+from stylex.data.dataset import StylexDataset
 from stylex.errors import DataError
 
 FACTOR_NAMES = ["shape", "hue", "size", "x", "y", "bg"]
 SHAPE_NAMES = ["circle", "square", "triangle"]
 DEFAULT_RULE = "hue<0.5"
 DEFAULT_N = 10000
-_CHUNK = 8192  # candidates drawn per rng call: fixed, so ids do not depend on n
+SAMPLE_CHUNK = 8192  # candidates drawn per rng call: fixed, so ids do not depend on n
 
 # geometry, in units of the equal-area circle's radius r
 _SQUARE_HALF = math.sqrt(math.pi) / 2  # half side of the equal-area square
@@ -313,7 +314,7 @@ def balanced_sample(
     have = [0] * k
     drawn = 0
     while any(h < q for h, q in zip(have, quota, strict=True)):
-        if drawn >= max(200 * n, 10 * _CHUNK):
+        if drawn >= max(200 * n, 10 * SAMPLE_CHUNK):
             rare = [class_names[c] for c in range(k) if have[c] < quota[c]]
             raise DataError(
                 f"{what}: class {rare} is too rare (or impossible) under the factor "
@@ -370,7 +371,7 @@ def make_shapes(
     factors, cand = balanced_sample(
         n,
         class_names,
-        lambda: sample_factors(rng, _CHUNK, codes),
+        lambda: sample_factors(rng, SAMPLE_CHUNK, codes),
         lambda f: parsed.evaluate(f, codes),
         f"shapes:{rule}",
     )

@@ -6,19 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from stylex.utils.images import check_channels, check_resolution
+
 T = TypeVar("T")
-
-_POW2 = {16, 32, 64, 128, 256}
-
-
-def check_resolution(resolution: int) -> None:
-    if resolution not in _POW2:
-        raise ValueError(f"resolution must be a power of two in 16..256, got {resolution}")
-
-
-def check_channels(img_channels: int) -> None:
-    if img_channels not in (1, 3):
-        raise ValueError(f"img_channels must be 1 (grey) or 3 (RGB), got {img_channels}")
 
 
 def channels_at(res: int, channel_base: int, channel_max: int) -> int:
@@ -62,7 +52,7 @@ class GeneratorConfig(ConfigMixin):
 
     def __post_init__(self) -> None:
         check_resolution(self.resolution)
-        check_channels(self.img_channels)
+        check_channels(self.img_channels, "img_channels")
         if self.modconv not in ("auto", "fused", "unfused"):
             raise ValueError(f"modconv must be auto|fused|unfused, got {self.modconv!r}")
         if self.cond_dim < 0:
@@ -82,7 +72,7 @@ class DiscriminatorConfig(ConfigMixin):
 
     def __post_init__(self) -> None:
         check_resolution(self.resolution)
-        check_channels(self.img_channels)
+        check_channels(self.img_channels, "img_channels")
 
 
 @dataclass
@@ -97,4 +87,4 @@ class EncoderConfig(ConfigMixin):
 
     def __post_init__(self) -> None:
         check_resolution(self.resolution)
-        check_channels(self.img_channels)
+        check_channels(self.img_channels, "img_channels")

@@ -26,11 +26,11 @@ thread pool (serialised by the viewer's lock), so the server keeps answering whi
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from pathlib import Path, PurePath
 
+import torch
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from stylex.errors import StylexError
 from stylex.serve.session import DEFAULT_MAX_SESSIONS, DEFAULT_TOP_K, Viewer, ViewerError
 from stylex.serve.upload import FORMATS, MAX_UPLOAD_BYTES, describe_limit, read_upload
-from stylex.utils.images import png_bytes
+from stylex.utils.images import data_uri, png_bytes
 
 STATIC = Path(__file__).parent / "static"
 MULTIPART_OVERHEAD = 64 * 1024
@@ -125,11 +125,11 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def data_uri(image) -> str:
+def image_uri(image: torch.Tensor) -> str:
     """``image [1, C, R, R]`` or ``[C, R, R]`` in [-1, 1] → ``data:image/png;base64,…``."""
     if image.dim() == 4:
         image = image[0]
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+    return data_uri(png_bytes(image))
 
 
 def _probs(p) -> list[float]:
@@ -232,8 +232,8 @@ def create_app(
         return {
             "session": s.id,
             "source": s.source,
-            "original": data_uri(s.image),
-            "reconstruction": data_uri(s.reconstruction),
+            "original": image_uri(s.image),
+            "reconstruction": image_uri(s.reconstruction),
             "input_probs": _probs(s.input_probs),
             "input_predicted": int(s.input_probs.argmax()),
             "probs": _probs(s.probs),
@@ -283,7 +283,7 @@ def create_app(
     def edit(req: EditRequest):
         r = viewer.edit(req.session, req.values)
         return {
-            "image": data_uri(r.image),
+            "image": image_uri(r.image),
             "probs": _probs(r.probs),
             "predicted": int(r.probs.argmax()),
             "edited": sorted(r.edited),
@@ -312,7 +312,7 @@ def create_app(
             "class": k,
             "values": {str(i): v for i, v in r.values.items()},
             "needed": r.needed,
-            "image": data_uri(r.image),
+            "image": image_uri(r.image),
             "probs": _probs(r.probs),
             "predicted": r.predicted_after,
             "predicted_before": r.predicted_before,

@@ -12,8 +12,9 @@ import ipaddress
 import socket
 import sys
 
-from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.classifier.options import add_contract_arguments, contract_from_args
 from stylex.errors import StylexError
+from stylex.runtime import add_device_argument
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_device_argument(p)
     p.add_argument("--top-k", type=int, default=10, help="attributes per class shown as sliders")
     p.add_argument(
         "--max-sessions",

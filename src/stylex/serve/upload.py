@@ -1,22 +1,22 @@
 """Uploaded image bytes → one image at the run's resolution and channels, or a clear error.
 
 The type is sniffed from the content by Pillow (the client's file name and content type are
-ignored); the conversion is the data layer's (:func:`stylex.data.dataset.pil_to_array`,
-:func:`~stylex.data.dataset.to_channels`, :func:`~stylex.data.dataset.fit_image`: alpha over
-black, grey ↔ RGB, pad or resize + centre-crop). An animated image gives its first frame.
+ignored); decoding and conversion are the data layer's (:func:`stylex.data.decode.open_image`,
+:func:`~stylex.data.decode.decode_pil`: alpha over black, grey ↔ RGB, pad or resize +
+centre-crop). An animated image gives its first frame.
 """
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from stylex.data.dataset import fit_image, pil_to_array, to_channels
-from stylex.serve.session import ViewerError
+from stylex.data.decode import DecodeError, decode_pil, open_image
+from stylex.serve.state import ViewerError
+from stylex.utils.images import from_uint8
 
 MAX_UPLOAD_BYTES = 5 * 2**20
 MAX_PIXELS = 40_000_000
@@ -50,7 +50,7 @@ def read_upload(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = open_image(data)
             fmt = img.format or "unknown"
             if fmt not in FORMATS:
                 img.close()
@@ -63,18 +63,23 @@ def read_upload(
                 )
             if w == 0 or h == 0:
                 raise ViewerError("image has zero width or height", 400)
-            img.load()
-            arr = pil_to_array(img)
-    except ViewerError:
-        raise
-    except UnidentifiedImageError:
-        raise ViewerError(f"not an image: upload a {allowed} file", 415) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ViewerError(
+            arr = decode_pil(img, resolution, channels)
+    except DecodeError as e:
+        raise _upload_error(e, allowed, max_pixels) from None
+    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
+    return from_uint8(x)
+
+
+def _upload_error(e: DecodeError, allowed: str, max_pixels: int) -> ViewerError:
+    """The data layer's decoding error → the HTTP answer (413 too many pixels, 415 not an
+    image, 400 corrupt or truncated)."""
+    cause = e.original
+    if isinstance(cause, Image.DecompressionBombError | Image.DecompressionBombWarning):
+        return ViewerError(
             f"image too large in pixels (limit {max_pixels / 1e6:.0f} megapixels)", 413
-        ) from None
-    except Exception as e:  # noqa: BLE001 - any decoder failure is a corrupt file
-        raise ViewerError(f"corrupt or truncated image ({type(e).__name__}: {e})", 400) from None
-    arr = fit_image(to_channels(arr, channels), resolution)
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float()
-    return x / 127.5 - 1.0
+        )
+    if e.kind == "not_an_image":
+        return ViewerError(f"not an image: upload a {allowed} file", 415)
+    if cause is None:  # found by stylex, e.g. zero width or height
+        return ViewerError(str(e), 400)
+    return ViewerError(f"corrupt or truncated image ({type(cause).__name__}: {cause})", 400)

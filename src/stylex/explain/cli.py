@@ -11,7 +11,8 @@ import argparse
 import io
 from pathlib import Path
 
-from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.classifier.options import add_contract_arguments, contract_from_args
+from stylex.runtime import add_device_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="attributes",
         help="rank AttFind's attributes of all classes (default) or every style coordinate",
     )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_device_argument(p)
     add_contract_arguments(p, overrides_run=True)
 
 
@@ -56,7 +57,9 @@ def _names(paths: list[Path]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
-    from stylex.explain import Explainer, explanation_panel, read_images
+    from stylex.explain.explainer import Explainer
+    from stylex.explain.files import read_images
+    from stylex.explain.viz import explanation_panel
     from stylex.metrics.fitness.store import warn_if_unfit
     from stylex.run import Run, read_run_config
     from stylex.utils.fs import atomic_write_bytes, atomic_write_json

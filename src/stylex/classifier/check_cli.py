@@ -7,7 +7,7 @@ Example::
 
 Prints the resolved contract, the accuracy on a class-balanced sample, per-class accuracy and
 the confusion matrix, the accuracy of cheap alternative contracts (when the accuracy is not
-clearly good, or with ``--alternatives``) and a verdict (see :mod:`stylex.classifier_check`).
+clearly good, or with ``--alternatives``) and a verdict (see :mod:`stylex.classifier.diagnose`).
 Data with the classifier's class names in another order is used in the classifier's order.
 Exit status 0 when the verdict is ``fit``, 1 otherwise. ``stylex train`` runs the same check.
 """
@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.classifier.options import add_contract_arguments, contract_from_args
+from stylex.runtime import add_device_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,14 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="always try the alternative contracts (default: only when accuracy is not good)",
     )
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable image files")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    add_device_argument(p, default="cpu")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_contract_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylex.classifier import load_classifier
-    from stylex.classifier_check import diagnose_classifier, match_class_order, reorder_classes
+    from stylex.classifier.classorder import match_class_order, reorder_classes
+    from stylex.classifier.diagnose import diagnose_classifier
+    from stylex.classifier.loading import load_classifier
     from stylex.data import load_dataset
     from stylex.errors import StylexError
     from stylex.runtime import resolve_device

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from stylex.runtime import add_device_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -45,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction held out for validation (default 0.1)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for split, init and order")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
+    add_device_argument(parser)
     parser.add_argument("--width", type=int, default=32, help="CNN base width (default 32)")
     parser.add_argument(
         "--augment",
@@ -65,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from stylex.classifier import train_classifier
+    from stylex.classifier.training import train_classifier
     from stylex.data import load_dataset
 
     if args.threads:

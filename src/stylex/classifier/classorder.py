@@ -1,0 +1,49 @@
+"""Class order: a classifier whose class names are the data's in another order."""
+
+from __future__ import annotations
+
+import torch
+
+from stylex.data import StylexDataset, parse_spec
+from stylex.data.classes import normalise_class_name
+
+
+def match_class_order(classifier_names: list[str], data_names: list[str]) -> list[str] | None:
+    """The data's class names in the classifier's order, when the two lists hold the same names
+    (up to :func:`~stylex.data.classes.normalise_class_name`) in another order; else None."""
+    if not classifier_names or len(classifier_names) != len(data_names):
+        return None
+    by_norm = {normalise_class_name(n): n for n in data_names}
+    wanted = [normalise_class_name(n) for n in classifier_names]
+    if sorted(wanted) != sorted(by_norm) or len(set(wanted)) != len(wanted):
+        return None
+    order = [by_norm[n] for n in wanted]
+    return None if order == list(data_names) else order
+
+
+def reorder_classes(dataset, order: list[str]):
+    """``dataset`` with its labels renumbered so that class k is ``order[k]``."""
+    lut = torch.tensor([order.index(n) for n in dataset.class_names], dtype=torch.int64)
+    return StylexDataset(
+        dataset.images,
+        lut[dataset.labels],
+        list(order),
+        factors=dataset.factors,
+        factor_names=dataset.factor_names,
+        label_factors=dataset.label_factors,
+        ids=dataset.ids,
+        name=dataset.name,
+    )
+
+
+def class_order_spec(spec: str, order: list[str]) -> str | None:
+    """A dataset spec selecting the classes of ``spec`` in ``order`` (None if not expressible,
+    e.g. a ``shapes`` rule)."""
+    p = parse_spec(spec)
+    if p["source"] == "shapes" or any("," in n or ":" in n or "?" in n for n in order):
+        return None
+    head = str(p["path"]) if p["source"] == "path" else p["source"]
+    if p["split"]:
+        head += f"@{p['split']}"
+    opts = "&".join(f"{k}={v}" for k, v in p["options"].items())
+    return f"{head}:{','.join(order)}" + (f"?{opts}" if opts else "")

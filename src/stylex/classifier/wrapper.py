@@ -1,0 +1,134 @@
+"""The frozen wrapper: a user's classifier taking stylex's image convention.
+
+:meth:`Classifier.prepare` converts images (channels, size, range, normalisation: the steps
+listed in :mod:`stylex.classifier`) and :meth:`Classifier.to_logits` reads its output.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylex.classifier.contract import ClassifierContract
+from stylex.errors import ClassifierError
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+class Classifier(nn.Module):
+    """A user's classifier, frozen, taking stylex's image convention.
+
+    ``forward(images [B, C, R, R] in [-1, 1]) -> logits [B, K]``; ``probs`` gives softmax.
+    Always in eval mode (``train()`` is a no-op) and its parameters never require grad;
+    gradients still flow to the input images.
+    """
+
+    def __init__(self, module: nn.Module, contract: ClassifierContract | dict | None = None):
+        super().__init__()
+        if not isinstance(module, nn.Module):
+            raise ClassifierError(f"expected an nn.Module, got {type(module).__name__}")
+        if contract is None:
+            contract = ClassifierContract()
+        elif isinstance(contract, dict):
+            contract = ClassifierContract.from_dict(contract)
+        self.module = module
+        self.contract: ClassifierContract = contract
+        self._freeze()
+
+    def _freeze(self) -> None:
+        self.module.eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode: bool = True) -> Classifier:
+        """Ignored: a Classifier stays in eval mode."""
+        return super().train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Classifier:
+        """Ignored: the classifier's weights never require grad."""
+        return self
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.contract.class_names
+
+    @class_names.setter
+    def class_names(self, names: list[str]) -> None:
+        self.contract.class_names = [str(n) for n in names]
+
+    @property
+    def num_classes(self) -> int | None:
+        """K, when the class names are known (from the contract or :func:`check_classifier`)."""
+        return len(self.contract.class_names) or None
+
+    @property
+    def device(self) -> torch.device:
+        for t in list(self.module.parameters()) + list(self.module.buffers()):
+            return t.device
+        return torch.device("cpu")
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Our ``[B, C, R, R]`` in ``[-1, 1]`` → the classifier's input convention."""
+        c = self.contract
+        x = images
+        if x.ndim != 4:
+            raise ClassifierError(f"classifier input must be [B, C, H, W], got {list(x.shape)}")
+        if c.channels is not None and x.shape[1] != c.channels:
+            if x.shape[1] == 1 and c.channels == 3:
+                x = x.expand(-1, 3, -1, -1)
+            elif x.shape[1] == 3 and c.channels == 1:
+                w = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+                x = (x * w).sum(1, keepdim=True)
+            else:
+                raise ClassifierError(
+                    f"images have {x.shape[1]} channels; the classifier expects {c.channels}"
+                )
+        if c.resolution is not None and tuple(x.shape[-2:]) != (c.resolution, c.resolution):
+            shrink = c.resolution < max(x.shape[-2:])
+            x = F.interpolate(
+                x,
+                size=(c.resolution, c.resolution),
+                mode="bilinear",
+                align_corners=False,
+                antialias=shrink,
+            )
+        lo, hi = c.input_range
+        if (lo, hi) != (-1.0, 1.0):
+            x = (x + 1.0) * (0.5 * (hi - lo)) + lo
+        if c.mean is not None:
+            mean = torch.tensor(c.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            std = torch.tensor(c.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            x = (x - mean) / std
+        return x
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``images [B, C, R, R]`` in ``[-1, 1]`` → logits ``[B, K]``."""
+        for p in self.module.parameters():  # stay frozen even if a parent module unfroze us
+            if p.requires_grad:
+                p.requires_grad_(False)
+        return self.to_logits(self.module(self.prepare(images)))
+
+    def to_logits(self, out) -> torch.Tensor:
+        """The wrapped module's raw output → logits (see the module docstring)."""
+        if isinstance(out, dict):
+            out = out.get("logits", next(iter(out.values()), None))
+        elif isinstance(out, tuple | list):
+            out = out[0] if out else None
+        if not isinstance(out, torch.Tensor):
+            raise ClassifierError(f"classifier returned {type(out).__name__}, expected a tensor")
+        if self.contract.output == "probs":
+            out = torch.log(out.clamp_min(1e-12))
+        return out
+
+    def probs(self, images: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``[B, K]`` (softmax of the logits)."""
+        return self(images).softmax(dim=1)
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Predicted class ``[B]`` (int64)."""
+        return self(images).argmax(dim=1)
+
+    def extra_repr(self) -> str:
+        return f"contract={self.contract.to_dict()}"

@@ -1,0 +1,94 @@
+"""Class-per-folder data: ``DATA/<class>/**/<image>``.
+
+Every non-hidden sub-folder of ``DATA`` is a class, named after the folder; every non-hidden
+file below it (recursively) must be an image Pillow reads. Classes are ordered by name
+(numerically when all names are integers); images by path. Files at the top level are ignored
+with a warning; hidden files (``.*``) are ignored. A folder holding a CSV is read as that CSV
+(:mod:`stylex.data.csvfile`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from stylex.data.classes import check_classes, resolve_selection
+from stylex.data.csvfile import find_csv, load_csv
+from stylex.data.dataset import StylexDataset
+from stylex.data.files import is_hidden, load_image_files, sort_names
+from stylex.errors import DataError
+
+
+def load_folder(
+    root: Path,
+    select: list[str] | None = None,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    skip_bad: bool = False,
+    n: int | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> StylexDataset:
+    """A folder with one sub-folder per class (or a CSV inside it) → dataset."""
+    root = Path(root)
+    name = name or str(root)
+    csv_file = find_csv(root)
+    if csv_file is not None:
+        return load_csv(
+            csv_file,
+            select,
+            resolution=resolution,
+            channels=channels,
+            skip_bad=skip_bad,
+            n=n,
+            seed=seed,
+            name=name,
+        )
+    entries = sorted(p for p in root.iterdir() if not is_hidden(p))
+    class_dirs = [p for p in entries if p.is_dir()]
+    loose = [p.name for p in entries if not p.is_dir()]
+    if not class_dirs:
+        raise DataError(
+            f"{root}: no class sub-folders (and no CSV); expected {root}/<class>/<image files>, "
+            "a CSV with path,label columns, or an .npz"
+        )
+    if loose:
+        warnings.warn(
+            f"{root}: ignoring {len(loose)} file(s) at the top level ({', '.join(loose[:5])}); "
+            "images must be inside one sub-folder per class",
+            stacklevel=3,
+        )
+    by_name = {p.name: p for p in class_dirs}
+    class_names = sort_names(by_name)
+    if select:
+        class_names = [class_names[k] for k in resolve_selection(class_names, select, name)]
+    paths: list[Path] = []
+    label_list: list[int] = []
+    for k, cname in enumerate(class_names):
+        files = sorted(
+            p
+            for p in by_name[cname].rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+        if not files:
+            raise DataError(f"class folder {by_name[cname]} is empty (no image files)")
+        paths += files
+        label_list += [k] * len(files)
+    if len(class_names) < 2:
+        check_classes(np.asarray(label_list), class_names, name)
+    labels = np.asarray(label_list, np.int64)
+    if n is not None and n < len(paths):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(paths))[:n])
+        paths, labels = [paths[i] for i in keep], labels[keep]
+    return load_image_files(
+        paths,
+        labels,
+        class_names,
+        resolution=resolution,
+        channels=channels,
+        skip_bad=skip_bad,
+        source=name,
+    )

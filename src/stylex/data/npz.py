@@ -1,0 +1,218 @@
+"""``.npz`` data: arrays of images and labels, loaded without pickle.
+
+``images``: ``[N, H, W]`` (grey), ``[N, H, W, C]`` or ``[N, C, H, W]`` with C in 1, 3, 4;
+uint8, or float in [0, 1] (all values in it), [-1, 1] (some negative) or [0, 255];
+``labels``: ``[N]`` ints or strings; optional ``class_names`` (then int labels index it and
+string labels must be in it), ``ids``, ``factors`` + ``factor_names`` (+ ``label_factors``).
+Without ``class_names``, classes are the sorted distinct labels. Images are converted by the
+rule of :mod:`stylex.data.convert`.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stylex.data.classes import select_rows
+from stylex.data.convert import check_channels, check_resolution, fit_batch, native_resolution
+from stylex.data.dataset import StylexDataset
+from stylex.data.files import sort_names
+from stylex.errors import DataError
+
+
+def _npz_layout(images: np.ndarray, path: Path) -> np.ndarray:
+    """Any accepted layout → ``[N, H, W, C]`` (C in 1, 3, 4)."""
+    if images.ndim == 3:
+        return images[..., None]
+    if images.ndim != 4:
+        raise DataError(
+            f"{path}: 'images' has shape {list(images.shape)}; expected [N, H, W], "
+            "[N, H, W, C] or [N, C, H, W]"
+        )
+    _, a, b, c = images.shape
+    last_ok, first_ok = c in (1, 3, 4), a in (1, 3, 4)
+    if last_ok and first_ok:  # ambiguous, e.g. [N, 3, 4, 3]: prefer the square reading
+        last_ok = a == b
+        first_ok = not last_ok
+    if last_ok:
+        return images
+    if first_ok:
+        return images.transpose(0, 2, 3, 1)
+    raise DataError(
+        f"{path}: 'images' has shape {list(images.shape)}: no channel axis of size 1, 3 or 4 "
+        "(expected [N, H, W], [N, H, W, C] or [N, C, H, W])"
+    )
+
+
+def _npz_to_uint8(images: np.ndarray, path: Path) -> np.ndarray:
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype == np.bool_:
+        return images.astype(np.uint8) * 255
+    if images.dtype.kind in "iu":
+        lo, hi = (int(images.min()), int(images.max())) if images.size else (0, 0)
+        if lo < 0 or hi > 65535:
+            raise DataError(
+                f"{path}: integer images must lie in 0..255 (or 0..65535), got {lo}..{hi}"
+            )
+        if hi > 255:
+            return np.rint(images / 257.0).astype(np.uint8)
+        return images.astype(np.uint8)
+    if images.dtype.kind == "f":
+        if not np.isfinite(images).all():
+            raise DataError(f"{path}: 'images' contains NaN or infinite values")
+        flo, fhi = float(images.min()), float(images.max())
+        if flo >= 0.0 and fhi <= 1.0:
+            scaled = images * 255.0
+        elif flo >= -1.0 and fhi <= 1.0:
+            scaled = (images + 1.0) * 127.5
+        elif flo >= 0.0 and fhi <= 255.0:
+            scaled = images
+        else:
+            raise DataError(
+                f"{path}: float images must lie in [0, 1], [-1, 1] or [0, 255]; "
+                f"got {flo:g}..{fhi:g}"
+            )
+        return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    raise DataError(f"{path}: 'images' has unsupported dtype {images.dtype}")
+
+
+def load_npz(
+    path: Path,
+    select: list[str] | None = None,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    n: int | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> StylexDataset:
+    """An ``.npz`` with ``images`` and ``labels`` (module docstring) → dataset."""
+    path = Path(path)
+    name = name or str(path)
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path}: cannot read .npz ({e})") from e
+    with z:
+        keys = list(z.files)
+
+        def get(key: str, required: bool = False):
+            if key not in keys:
+                if required:
+                    raise DataError(
+                        f"{path}: missing key {key!r} (keys present: {', '.join(keys) or 'none'}); "
+                        "an .npz dataset needs 'images' and 'labels'"
+                    )
+                return None
+            try:
+                return z[key]
+            except ValueError as e:  # object arrays need pickle
+                raise DataError(
+                    f"{path}: key {key!r} is stored as Python objects, which stylex does not "
+                    f"unpickle; save it as a numeric or str array ({e})"
+                ) from e
+            except (OSError, zipfile.BadZipFile, EOFError) as e:
+                raise DataError(f"{path}: key {key!r} is corrupt ({e})") from e
+
+        images, raw_labels = get("images", True), get("labels", True)
+        names_arr, ids_arr = get("class_names"), get("ids")
+        factors, factor_names, label_factors = (
+            get("factors"),
+            get("factor_names"),
+            get("label_factors"),
+        )
+    images = _npz_layout(np.asarray(images), path)
+    raw_labels = np.asarray(raw_labels)
+    if raw_labels.ndim == 2 and raw_labels.shape[1] == 1:
+        raw_labels = raw_labels.reshape(-1)
+    if raw_labels.ndim != 1 or len(raw_labels) != len(images):
+        raise DataError(
+            f"{path}: {len(images)} images but {raw_labels.size} labels; "
+            "they must have the same length"
+        )
+    if len(images) == 0:
+        raise DataError(f"{path}: no images")
+    class_names = None if names_arr is None else [str(s) for s in np.asarray(names_arr).reshape(-1)]
+
+    if raw_labels.dtype.kind in "US":
+        raw_labels = raw_labels.astype(str)
+        if class_names is None:
+            class_names = sort_names(set(raw_labels.tolist()))
+        lut = {c: k for k, c in enumerate(class_names)}
+        unknown = sorted(set(raw_labels.tolist()) - set(lut))
+        if unknown:
+            raise DataError(
+                f"{path}: label {unknown[0]!r} is not in the class list ({', '.join(class_names)})"
+                + (f" ({len(unknown)} unknown labels)" if len(unknown) > 1 else "")
+            )
+        labels = np.asarray([lut[s] for s in raw_labels.tolist()], np.int64)
+    elif raw_labels.dtype.kind in "iufb":
+        if raw_labels.dtype.kind == "f" and not np.all(np.mod(raw_labels, 1) == 0):
+            raise DataError(f"{path}: float labels must be whole numbers")
+        ints = raw_labels.astype(np.int64)
+        if class_names is not None:
+            badl = ints[(ints < 0) | (ints >= len(class_names))]
+            if badl.size:
+                raise DataError(
+                    f"{path}: label {int(badl[0])} is not in the class list "
+                    f"({len(class_names)} classes: {', '.join(class_names)})"
+                )
+            labels = ints
+        else:
+            uniq = np.unique(ints)
+            class_names = [str(int(u)) for u in uniq]
+            labels = np.searchsorted(uniq, ints).astype(np.int64)
+    else:
+        raise DataError(f"{path}: labels have unsupported dtype {raw_labels.dtype}")
+
+    fac = fnames = None
+    lfac: list[str] = []
+    if factors is not None:
+        fac = np.asarray(factors, np.float64)
+        if fac.ndim == 1:
+            fac = fac[:, None]
+        if fac.shape[0] != len(images):
+            raise DataError(f"{path}: {len(images)} images but factors for {fac.shape[0]}")
+        fnames = (
+            [str(s) for s in np.asarray(factor_names).reshape(-1)]
+            if factor_names is not None
+            else [f"f{j}" for j in range(fac.shape[1])]
+        )
+        if len(fnames) != fac.shape[1]:
+            raise DataError(f"{path}: {fac.shape[1]} factor columns but {len(fnames)} factor_names")
+        if label_factors is not None:
+            lfac = [str(s) for s in np.asarray(label_factors).reshape(-1)]
+    ids = (
+        [str(s) for s in np.asarray(ids_arr).reshape(-1)]
+        if ids_arr is not None
+        else [f"{path}#{i}" for i in range(len(images))]
+    )
+    if len(ids) != len(images):
+        raise DataError(f"{path}: {len(images)} images but {len(ids)} ids")
+
+    idx, labels, class_names = select_rows(labels, class_names, select, n, seed, name)
+
+    imgs = images[idx]
+    if imgs.shape[-1] == 4:  # RGBA composited over black
+        imgs = _npz_to_uint8(imgs, path)
+        imgs = np.rint(imgs[..., :3] * (imgs[..., 3:] / 255.0)).astype(np.uint8)
+    else:
+        imgs = _npz_to_uint8(imgs, path)
+    _, h, w, c = imgs.shape
+    res = check_resolution(native_resolution(h, w) if resolution is None else resolution)
+    ch = check_channels((1 if c == 1 else 3) if channels is None else channels)
+    out = fit_batch(imgs, res, ch, pad_value=None)
+    return StylexDataset(
+        torch.from_numpy(out).permute(0, 3, 1, 2).contiguous(),
+        torch.from_numpy(labels[idx]),
+        class_names,
+        factors=None if fac is None else torch.from_numpy(fac[idx].astype(np.float32)),
+        factor_names=fnames or [],
+        label_factors=lfac if fac is not None else [],
+        ids=[ids[i] for i in idx.tolist()],
+        name=name,
+    )
