@@ -7,7 +7,6 @@ names, StyleSpace, shift size; ``format_version`` 1). Δ itself is computed by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,16 @@ from typing import Any
 import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
-from torch import nn
 
 from stylex.attfind.delta import ProgressFn
-from stylex.attfind.delta import fast_effects as _fast_effects
 from stylex.errors import RunError
-from stylex.models.generator import Generator
 from stylex.models.memory import default_batch, memory_budget
 from stylex.models.stylespace import (
-    EditContext,
     StyleSpace,
-    class_probs,
     edit_targets,
     shifted,
     style_bounds,
 )
-from stylex.models.stylespace import edit as edit_styles
 from stylex.utils.fs import atomic_write_bytes, atomic_write_json, read_versioned_json
 
 EFFECTS_FORMAT = 1
@@ -184,47 +177,14 @@ def chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, n)) for a in range(0, n, size)] if n else []
 
 
-# ------------------------------------------------------------------------------ transitional
-# transitional re-export for explain/serve; removed at integration. The editing primitives live
-# in stylex.models.stylespace (``edit_styles`` is ``edit`` there); Δ in stylex.attfind.delta,
-# whose functions take an EditContext instead of the seven arguments below.
-def fast_effects(
-    generator: Generator,
-    classifier: nn.Module,
-    styles: Sequence[torch.Tensor],
-    style_min: torch.Tensor,
-    style_max: torch.Tensor,
-    space: StyleSpace,
-    shift_size: float = 1.0,
-    *,
-    computed: torch.Tensor | None = None,
-    progress: ProgressFn | None = None,
-    batch: int | None = None,
-    images_per_chunk: int = 16,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Transitional: :func:`stylex.attfind.delta.fast_effects` with the arguments spelt out."""
-    ctx = EditContext(generator, classifier, space, style_min, style_max, shift_size)
-    return _fast_effects(
-        ctx,
-        styles,
-        computed=computed,
-        progress=progress,
-        batch=batch,
-        images_per_chunk=images_per_chunk,
-    )
-
-
 __all__ = [
     "DIRECTIONS",
     "EFFECTS_FORMAT",
     "Effects",
     "ProgressFn",
     "chunk_bounds",
-    "class_probs",
     "default_batch",
-    "edit_styles",
     "edit_targets",
-    "fast_effects",
     "memory_budget",
     "shifted",
     "style_bounds",

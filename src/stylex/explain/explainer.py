@@ -10,11 +10,12 @@ from typing import Any
 import torch
 
 from stylex.attfind.api import AttFindResult
-from stylex.attfind.effects import class_probs, edit_styles, fast_effects, shifted
+from stylex.attfind.delta import fast_effects
 from stylex.attfind.select import Attribute
 from stylex.errors import RunError, StylexError
 from stylex.explain.ranking import candidate_mask, make_attribute, target_class, top_per_coordinate
 from stylex.explain.results import AttributeView, Counterfactual, ImageExplanation, first_flip
+from stylex.models.stylespace import EditContext, class_probs, edit, shifted
 
 
 class Explainer:
@@ -117,7 +118,7 @@ class Explainer:
         if isinstance(attributes, Attribute):
             attributes = [attributes]
         for a in attributes:
-            styles = edit_styles(styles, self.space, a.index, a.target, self.shift_size)
+            styles = edit(styles, self.space, a.index, a.target, self.shift_size)
         return styles
 
     @torch.no_grad()
@@ -282,17 +283,15 @@ class Explainer:
         mask, sources = candidate_mask(self.result, self.space.total, candidates)
         images = images.to(self.device)
         styles = self.encode(images)
-        delta, base = fast_effects(
+        ctx = EditContext(
             self.generator,
             self.classifier,
-            styles,
+            self.space,
             self.effects.style_min.to(self.device),
             self.effects.style_max.to(self.device),
-            self.space,
             self.shift_size,
-            computed=mask,
-            batch=self.batch,
         )
+        delta, base = fast_effects(ctx, styles, computed=mask, batch=self.batch)
         recon = self.generate(styles).cpu()
         input_probs = self.probs(images).cpu()
         pairs = mask.nonzero()  # [P, 2] (direction, index)

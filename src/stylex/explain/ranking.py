@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from stylex.attfind.api import AttFindResult
-from stylex.attfind.effects import DIRECTIONS
+from stylex.attfind.effects import DIRECTIONS  # the Effects record's direction order
 from stylex.attfind.select import Attribute
 from stylex.errors import StylexError
 from stylex.models.generator import StyleSpace

@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 
 from stylex.attfind.api import AttFindResult
-from stylex.attfind.effects import class_probs, shifted
 from stylex.errors import RunError, StylexError
 from stylex.explain.results import first_flip
+from stylex.models.stylespace import class_probs, shifted
 from stylex.serve.state import (
     FlipOutcome,
     Rendered,
