@@ -168,6 +168,10 @@ def test_session_edit_flip(client):
     ).json()
     assert r["edited"] == [a["index"]] and r["start_layer"] == a["layer"]
     assert not np.array_equal(_decode(r["image"]), _decode(s["reconstruction"]))
+    # the difference view: black where nothing changed, bright where the edit changed pixels
+    diff = _decode(r["difference"]).astype(int)
+    changed = np.abs(_decode(r["image"]).astype(int) - _decode(s["reconstruction"])).max(2) > 8
+    assert changed.any() and diff[changed].max() > diff[~changed].max(initial=0)
     assert r["probs"] != s["probs"]
     assert r["ms"] < 1000
     f = client.post("/api/flip", json={"session": sid, "class": k}).json()
@@ -197,6 +201,28 @@ def test_session_edit_flip(client):
         "/api/session", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert r.status_code == 422
+
+
+def test_display_strength_reaches_past_the_range(tiny_run):
+    from stylex.serve import Viewer
+
+    v = Viewer(tiny_run, device="cpu", max_sessions=2)
+    info = v.info()
+    attrs = [a for c in info["classes"] for a in c["attributes"]]
+    assert attrs and all(a["visibility"] and a["reach"] >= 1.0 for a in attrs)
+    # AttFind stored a display strength per attribute; force one past the range to test the clamp
+    a = attrs[0]
+    v.reach[a["index"]] = 3.0
+    s = v.open_index(0)
+    own = s.value(a["index"])
+    end = a["max"] if a["direction"] == "max" else a["min"]
+    far = own + 3.0 * (end - own)  # 3× the way to the range's end
+    r = v.render(s, {str(a["index"]): own + 10 * (end - own)})
+    assert r.edited[a["index"]] == pytest.approx(far, rel=1e-5, abs=1e-6)  # clamped to reach
+    v.reach[a["index"]] = 1.0
+    r = v.render(s, {str(a["index"]): far})
+    clamp = max(end, own) if end >= own else min(end, own)
+    assert r.edited.get(a["index"], own) == pytest.approx(clamp, rel=1e-5, abs=1e-6)
 
 
 def test_sessions_are_a_bounded_lru(client, viewer):
@@ -403,7 +429,16 @@ def test_viewer_in_headless_chromium(tiny_run, tmp_path):
                 timeout=10_000,
             )
             assert page.get_attribute("#img-edited", "src").startswith("data:image/png")
+            assert page.get_attribute("#img-difference", "src").startswith("data:image/png")
             assert "re-ran from layer" in page.inner_text("#status")
+            # "show" puts the attribute at its display strength
+            page.click("#reset")
+            src1 = page.get_attribute("#img-edited", "src")
+            page.locator("#sliders button.show").first.click()
+            page.wait_for_function(
+                "(src) => document.getElementById('img-edited').src !== src", arg=src1
+            )
+            assert "show (×" in page.locator("#sliders button.show").first.inner_text()
             # flip, then reset back to the reconstruction
             page.click("#flip")
             page.wait_for_function("() => document.getElementById('flip-msg').innerText !== ''")

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stylex.attfind.visibility import difference_image
 from stylex.errors import StylexError
 from stylex.serve.session import DEFAULT_MAX_SESSIONS, DEFAULT_TOP_K, Viewer, ViewerError
 from stylex.serve.upload import FORMATS, MAX_UPLOAD_BYTES, describe_limit, read_upload
@@ -282,8 +283,10 @@ def create_app(
     @app.post("/api/edit")
     def edit(req: EditRequest):
         r = viewer.edit(req.session, req.values)
+        recon = viewer.session(req.session).reconstruction
         return {
             "image": image_uri(r.image),
+            "difference": image_uri(difference_image(recon, r.image)),
             "probs": _probs(r.probs),
             "predicted": int(r.probs.argmax()),
             "edited": sorted(r.edited),
@@ -313,6 +316,9 @@ def create_app(
             "values": {str(i): v for i, v in r.values.items()},
             "needed": r.needed,
             "image": image_uri(r.image),
+            "difference": image_uri(
+                difference_image(viewer.session(req.session).reconstruction, r.image)
+            ),
             "probs": _probs(r.probs),
             "predicted": r.predicted_after,
             "predicted_before": r.predicted_before,

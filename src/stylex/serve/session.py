@@ -113,6 +113,13 @@ class Viewer:
         self.attributes = [
             one_per_coordinate(c.attributes)[: self.top_k] for c in self.result.classes
         ]
+        # how far past the style range a slider may go: the largest display strength
+        # (attribute.extra["visibility"], stylex.attfind.visibility) of the attributes on it
+        self.reach: dict[int, float] = {}
+        for attrs in self.attributes:
+            for a in attrs:
+                t = float(a.extra.get("visibility", {}).get("shift", 1.0))
+                self.reach[a.index] = max(self.reach.get(a.index, 1.0), t)
         # style layers that hold a slider: the states before them are cached per session
         self.layers = sorted({a.layer for attrs in self.attributes for a in attrs})
         self._noise = g.make_noise(1, "const")
@@ -146,6 +153,8 @@ class Viewer:
                             "flipped": int(a.flipped),
                             "min": float(lo[a.index]),
                             "max": float(hi[a.index]),
+                            "reach": self.reach.get(a.index, 1.0),
+                            "visibility": a.extra.get("visibility"),
                         }
                         for r, a in enumerate(attrs)
                     ],
@@ -253,7 +262,9 @@ class Viewer:
     # ------------------------------------------------------------------------------ edits
     def _check_values(self, session: Session, values: Mapping) -> dict[int, float]:
         """Validated edits: flat index → value, clamped to the coordinate's range (min…max over
-        AttFind's images, widened to include the image's own value); unchanged ones dropped."""
+        AttFind's images, widened to include the image's own value and, for an attribute shown
+        past the range, its display strength: ``own + reach·(min or max − own)``); unchanged
+        ones dropped."""
         if len(values) > self.space.total:
             raise ViewerError("too many style values")
         lo, hi = self.effects.style_min, self.effects.style_max
@@ -271,7 +282,10 @@ class Viewer:
             if v != v or v in (float("inf"), float("-inf")):
                 raise ViewerError(f"style value for {i} must be finite")
             own = session.value(i)
-            v = min(max(v, min(float(lo[i]), own)), max(float(hi[i]), own))
+            reach = self.reach.get(i, 1.0)
+            low = min(float(lo[i]), own, own + reach * (float(lo[i]) - own))
+            high = max(float(hi[i]), own, own + reach * (float(hi[i]) - own))
+            v = min(max(v, low), high)
             if abs(v - own) > 1e-7 * max(1.0, abs(own)):
                 out[i] = v
         return out

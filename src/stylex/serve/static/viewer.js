@@ -133,6 +133,7 @@ function setSession(s, sourceText) {
   $("img-original").src = s.original;
   $("img-reconstruction").src = s.reconstruction;
   $("img-edited").src = s.reconstruction;
+  $("img-difference").removeAttribute("src");
   renderProbs("probs-original", s.input_probs);
   renderProbs("probs-reconstruction", s.probs);
   renderProbs("probs-edited", s.probs);
@@ -201,10 +202,16 @@ function currentAttributes() {
   return state.info.classes[state.cls].attributes;
 }
 
+// The value at strength t: own + t·(target − own) (stylex.models.stylespace.shifted).
+function valueAt(a, own, t) {
+  return own + t * (a.target - own);
+}
+
 function sliderRange(a) {
   const own = state.session.values[String(a.index)];
-  let lo = Math.min(a.min, own);
-  let hi = Math.max(a.max, own);
+  const reach = a.reach || 1;
+  let lo = Math.min(a.min, own, own + reach * (a.min - own));
+  let hi = Math.max(a.max, own, own + reach * (a.max - own));
   if (!(hi > lo)) hi = lo + 1e-6;
   return { lo, hi, own };
 }
@@ -237,13 +244,29 @@ function buildSliders() {
     const frac = (r.own - r.lo) / (r.hi - r.lo);
     tick.style.left = `calc(8px + (100% - 16px) * ${frac.toFixed(4)})`;
     const arrow = a.direction === "max" ? "↑ max" : "↓ min";
+    const vis = a.visibility;
+    const show = el("button", {
+      type: "button", class: "show",
+      text: vis ? `show (×${vis.shift.toFixed(1)}${vis.extrapolated ? ", past range" : ""})` : "show",
+      title: vis
+        ? `pixel change ${vis.change.toFixed(2)}, mean Δp ${vis.delta_p >= 0 ? "+" : ""}${vis.delta_p.toFixed(3)} at this strength`
+        : "AttFind's own strength",
+    });
+    show.addEventListener("click", () => {
+      const t = vis ? vis.shift : 1;
+      state.values[key] = Math.min(r.hi, Math.max(r.lo, valueAt(a, r.own, t)));
+      input.value = String(toPos(state.values[key], r));
+      showValue(key);
+      $("flip-msg").textContent = "";
+      requestEdit();
+    });
     const row = el("div", { class: "slider", "data-index": key }, [
       el("div", { class: "head" }, [
         el("span", {}, [
           el("b", { text: `#${a.rank}` }),
           document.createTextNode(` layer ${a.layer} · ch ${a.channel} · ${arrow}`),
         ]),
-        el("span", { class: "muted", text: `effect ${a.effect.toFixed(3)}` }),
+        el("span", { class: "muted", text: `effect ${a.effect.toFixed(3)} ` }, [show]),
       ]),
       el("div", { class: "track-wrap" }, [tick, input]),
       el("div", { class: "ends" }, [
@@ -325,6 +348,7 @@ async function pump() {
 
 function showEdited(r) {
   $("img-edited").src = r.image;
+  if (r.difference) $("img-difference").src = r.difference;
   renderProbs("probs-edited", r.probs);
 }
 
@@ -352,6 +376,7 @@ function reset() {
   state.gen++;
   buildSliders();
   $("img-edited").src = state.session.reconstruction;
+  $("img-difference").removeAttribute("src");
   renderProbs("probs-edited", state.session.probs);
   $("flip-msg").textContent = "";
   $("status").textContent = "reset to the reconstruction";
