@@ -112,14 +112,28 @@ class Explainer:
         return attrs[k]
 
     def edit(
-        self, styles: list[torch.Tensor], attributes: Attribute | list[Attribute]
+        self,
+        styles: list[torch.Tensor],
+        attributes: Attribute | list[Attribute],
+        shift: float | None = None,
     ) -> list[torch.Tensor]:
-        """A copy of ``styles`` with the attribute(s) applied (in order) to every image."""
+        """A copy of ``styles`` with the attribute(s) applied (in order) to every image, at
+        strength ``shift`` (default: this explainer's shift size)."""
         if isinstance(attributes, Attribute):
             attributes = [attributes]
+        t = self.shift_size if shift is None else float(shift)
         for a in attributes:
-            styles = edit(styles, self.space, a.index, a.target, self.shift_size)
+            styles = edit(styles, self.space, a.index, a.target, t)
         return styles
+
+    def display_shift(self, attribute: Attribute) -> float:
+        """The strength at which ``attribute`` is shown: AttFind's display strength
+        (:mod:`stylex.attfind.visibility`, stored with the result) when it has one and this
+        explainer uses AttFind's shift size, else this explainer's shift size."""
+        vis = attribute.extra.get("visibility")
+        if vis and math.isclose(self.shift_size, self.effects.shift_size):
+            return float(vis["shift"])
+        return self.shift_size
 
     @torch.no_grad()
     def counterfactual(
@@ -218,13 +232,17 @@ class Explainer:
         return torch.cat(out)
 
     @torch.no_grad()
-    def attribute_view(self, class_name: int | str, k: int, num_images: int = 6) -> AttributeView:
+    def attribute_view(
+        self, class_name: int | str, k: int, num_images: int = 6, shift: float | None = None
+    ) -> AttributeView:
         """Class ``class_name``'s attribute ``k`` (0 = top) on the ``num_images`` of AttFind's
         images whose probability of the class it raises most (among stable images not already
         predicted as the class; others fill in when there are too few).
 
         The ranking uses AttFind's stored Δ when it applies (same images and shift size) and
-        recomputes it otherwise; the images and probabilities shown are always recomputed.
+        recomputes it otherwise; the images and probabilities shown are always recomputed, with
+        the edit at strength ``shift`` (default: this explainer's shift size; the report passes
+        :meth:`display_shift`).
         """
         y = self.class_index(class_name)
         attr = self.attribute(y, k)
@@ -240,13 +258,14 @@ class Explainer:
         sel = order.to(self.device)
         styles = [s.index_select(0, sel) for s in pool["styles"]]
         originals = self.generate(styles)
-        edited = self.generate(self.edit(styles, attr))
+        t = self.shift_size if shift is None else float(shift)
+        edited = self.generate(self.edit(styles, attr, t))
         return AttributeView(
             class_name=self.class_names[y],
             class_index=y,
             rank=k,
             attribute=attr,
-            shift_size=self.shift_size,
+            shift_size=t,
             image_ids=[pool["ids"][int(j)] for j in order],
             image_indices=pool["indices"][order],
             real=pool["real"][order].cpu(),
