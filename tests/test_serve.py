@@ -82,9 +82,10 @@ def test_partial_rerun_matches_full_synthesis(viewer):
     r = viewer.render(s, values)
     assert r.start_layer == min(a.layer for a in attrs)
     styles = [t.clone() for t in s.styles]
-    for a in attrs:  # values are clamped to the slider range (here: the max)
-        hi = max(float(viewer.effects.style_max[a.index]), s.value(a.index))
-        styles[a.layer][:, a.channel] = hi
+    for a in attrs:  # values are clamped to the slider range (here: its upper end)
+        top, own = float(viewer.effects.style_max[a.index]), s.value(a.index)
+        hi = max(top, own, own + viewer.reach.get(a.index, 1.0) * (top - own))
+        styles[a.layer][:, a.channel] = min(values[a.index], hi)
     with torch.no_grad():
         ref = g.synthesize(styles, noise_mode="const")
         ref_probs = torch.softmax(viewer.classifier(ref.clamp(-1, 1)), 1)[0]
