@@ -81,7 +81,8 @@ def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minu
     from stylex.classifier import train_classifier
     from stylex.data import load_dataset
     from stylex.training.recipes import DEFAULT_RECIPE, recipe_config
-    from stylex.training.trainer import ModelSize, create_run
+    from stylex.training.networks import ModelSize
+    from stylex.training.run_folder import create_run
 
     clf = dest.parent / f"{dest.name}-classifier.pt"
     if not clf.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import Any
 
 from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
 from stylex.training.config import TrainConfig
@@ -76,7 +77,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = type(f.default)
-        extra = {"nargs": "?", "const": True} if kind is bool else {}  # bare --flag means true
+        # a bare --flag means true
+        extra: dict[str, Any] = {"nargs": "?", "const": True} if kind is bool else {}
         shown = f"{preset[f.name]}; paper: {f.default}" if f.name in preset else f.default
         p.add_argument(
             flag,
@@ -100,8 +102,10 @@ def _bool(v: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from stylex.errors import StylexError
+    from stylex.training.networks import ModelSize
     from stylex.training.recipes import recipe_config
-    from stylex.training.trainer import ModelSize, create_run, resume_run
+    from stylex.training.run_folder import create_run
+    from stylex.training.setup import resume_run
 
     overrides = {
         f.name: getattr(args, f.name)
@@ -174,5 +178,7 @@ def _print_fitness(run_dir: str, device: str) -> None:
         return
     print(fitness.format())
     if not fitness.fit:
-        print(f"(written to {run_dir}/fitness.json; `stylex evaluate --run {run_dir}` adds the "
-              "AttFind and factor checks)")
+        print(
+            f"(written to {run_dir}/fitness.json; `stylex evaluate --run {run_dir}` adds the "
+            "AttFind and factor checks)"
+        )

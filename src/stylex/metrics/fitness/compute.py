@@ -10,7 +10,6 @@ import torch
 from stylex.metrics.fitness.checks import (
     attribute_check,
     concentration_check,
-    condition_swap,
     different_class_donors,
     factor_check,
     fitness_causes,
@@ -27,6 +26,7 @@ from stylex.metrics.fitness.verdict import (
     Fitness,
     FitnessThresholds,
 )
+from stylex.models.condition import condition_swap
 
 
 def _batched(fn, n: int, batch: int) -> list:
