@@ -26,9 +26,10 @@ def report_fitness(metrics: dict | None, run_dir: str | Path) -> tuple[Fitness |
     stored = load_fitness(run_dir)
     if stored is not None:
         return stored.fitness, stored.stale
-    if isinstance((metrics or {}).get("fitness"), dict):
+    in_metrics = (metrics or {}).get("fitness")
+    if isinstance(in_metrics, dict):
         try:
-            return Fitness.from_json(metrics["fitness"]), False
+            return Fitness.from_json(in_metrics), False
         except ValueError:
             pass
     return None, False

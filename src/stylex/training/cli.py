@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.runtime import add_device_argument
 from stylex.training.config import TrainConfig
 from stylex.training.recipes import DEFAULT_RECIPE, RECIPES
 
@@ -62,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MIN",
         help="stop (with a checkpoint) after this many minutes",
     )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_device_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--recipe",
