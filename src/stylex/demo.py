@@ -14,8 +14,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylex import metrics as stylex_metrics
+from stylex.attfind import AttFind
+from stylex.classifier import train_classifier
+from stylex.data import load_dataset
 from stylex.errors import StylexError
+from stylex.report import build_report
+from stylex.run import Run
 from stylex.runtime import add_device_argument
+from stylex.training.networks import ModelSize
+from stylex.training.recipes import DEFAULT_RECIPE, recipe_config
+from stylex.training.run_folder import create_run
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -128,11 +137,6 @@ def _materialise_run(
         print(f"using the pretrained run {PRETRAINED_DIR / name} (stylex demo --train retrains)")
         shutil.copytree(PRETRAINED_DIR / name, dest)
         return dest
-    from stylex.classifier import train_classifier
-    from stylex.data import load_dataset
-    from stylex.training.networks import ModelSize
-    from stylex.training.recipes import DEFAULT_RECIPE, recipe_config
-    from stylex.training.run_folder import create_run
 
     clf = dest.parent / f"{dest.name}-classifier.pt"
     if not clf.exists():
@@ -165,10 +169,6 @@ def _materialise_run(
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylex.attfind import AttFind
-    from stylex.metrics import evaluate, format_table
-    from stylex.report import build_report
-    from stylex.run import Run
 
     task = TASKS[args.task]
     out = Path(args.out or f"runs/demo-{task.name}")
@@ -212,8 +212,10 @@ def run(args: argparse.Namespace) -> int:
         print(result.table(top=5))
 
     _stage("evaluate")
-    metrics = evaluate(run_dir, baseline=base_dir, device=args.device, num_images=args.eval_images)
-    print(format_table(metrics))
+    metrics = stylex_metrics.evaluate(
+        run_dir, baseline=base_dir, device=args.device, num_images=args.eval_images
+    )
+    print(stylex_metrics.format_table(metrics))
     if len(metrics.get("sufficiency_per_class") or {}) > 2:
         print("\nper-class sufficiency (one-vs-rest):")
         print(per_class_table(metrics))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from stylex.errors import StylexError
+from stylex.metrics.fitness.store import warn_if_unfit
+from stylex.report import ReportOptions, build_report
 from stylex.runtime import add_device_argument
 
 
@@ -21,9 +24,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylex.errors import StylexError
-    from stylex.metrics.fitness.store import warn_if_unfit
-    from stylex.report import ReportOptions, build_report
 
     for name in ("top_k", "num_images", "num_explain"):
         if getattr(args, name) < 1:
