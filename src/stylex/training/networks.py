@@ -32,22 +32,12 @@ def build_models(gen_cfg: GeneratorConfig, seed: int) -> tuple[Generator, Discri
     channels, condition size and widths."""
     torch.manual_seed(seed)
     g = Generator(gen_cfg)
-    d = Discriminator(
-        DiscriminatorConfig(
-            resolution=gen_cfg.resolution,
-            img_channels=gen_cfg.img_channels,
-            cond_dim=gen_cfg.cond_dim,
-            channel_base=gen_cfg.channel_base,
-            channel_max=gen_cfg.channel_max,
-        )
-    )
-    e = Encoder(
-        EncoderConfig(
-            resolution=gen_cfg.resolution,
-            img_channels=gen_cfg.img_channels,
-            w_dim=gen_cfg.w_dim,
-            channel_base=gen_cfg.channel_base,
-            channel_max=gen_cfg.channel_max,
-        )
-    )
+    shared = {
+        "resolution": gen_cfg.resolution,
+        "img_channels": gen_cfg.img_channels,
+        "channel_base": gen_cfg.channel_base,
+        "channel_max": gen_cfg.channel_max,
+    }
+    d = Discriminator(DiscriminatorConfig(cond_dim=gen_cfg.cond_dim, **shared))
+    e = Encoder(EncoderConfig(w_dim=gen_cfg.w_dim, **shared))
     return g, d, e
