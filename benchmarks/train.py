@@ -53,7 +53,8 @@ def make_trainer(res: int, width: int, batch: int, args):
 
     from stylex.classifier import ClassifierContract, build_small_cnn, save_torchscript
     from stylex.training import TrainConfig
-    from stylex.training.trainer import ModelSize, create_run
+    from stylex.training.networks import ModelSize
+    from stylex.training.run_folder import create_run
 
     tmp = Path(tempfile.mkdtemp(prefix="stylex-bench-"))
     clf = build_small_cnn(3, 2, res)
@@ -136,7 +137,7 @@ def plain_step(channels: int, batch: int, precision: str, device: str) -> dict:
     """The plain StyleGAN2 step (no encoder, classifier or R1) of earlier READMEs."""
     from stylex.models import GeneratorConfig
     from stylex.training.losses import d_logistic_loss, g_nonsaturating_loss
-    from stylex.training.trainer import build_models
+    from stylex.training.networks import build_models
 
     cfg = GeneratorConfig(
         resolution=32, img_channels=3, channel_base=channels * 32, channel_max=channels

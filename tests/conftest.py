@@ -19,7 +19,8 @@ def _make_tiny_run(root: Path, baseline: bool = False) -> Path:
     from stylex.data import load_dataset
     from stylex.run import Run
     from stylex.training import TrainConfig
-    from stylex.training.trainer import ModelSize, create_run
+    from stylex.training.networks import ModelSize
+    from stylex.training.run_folder import create_run
 
     clf = root / "clf.pt"
     if not clf.exists():

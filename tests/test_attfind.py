@@ -28,7 +28,9 @@ from stylex.models import (
     Generator,
     GeneratorConfig,
 )
-from stylex.run import Run
+from stylex.run import Run, RunConfig
+from stylex.training import TrainConfig
+from stylex.training.run_config import ClassifierSection, DataSection
 
 RES = 16
 
@@ -91,7 +93,8 @@ def tiny_models(k=2, channels=1, res=RES, seed=0):
 
 def tiny_run(path=None, k=2, channels=1, seed=0):
     g, e, d, clf = tiny_models(k, channels, seed=seed)
-    cfg = {"train": {"cond_signal": "probs"}, "classifier": {"class_names": clf.class_names}}
+    cfg = RunConfig(DataSection(), ClassifierSection(class_names=clf.class_names), g.config,
+                    TrainConfig(cond_signal="probs"))
     return Run(path, cfg, g, e, d, clf, torch.device("cpu"))
 
 

@@ -291,7 +291,7 @@ def test_class_order_spec_round_trip(tmp_path):
 
 def test_negative_values_and_class_selector():
     from stylex.classifier.options import join_negative_values
-    from stylex.report.build import class_selector
+    from stylex.report.sections.attributes import class_selector
 
     argv = ["--input-range", "-1,1", "--mean", "-.5", "--std", "0.5", "--out", "-x"]
     assert join_negative_values(argv) == [

@@ -201,7 +201,7 @@ def test_explain_cli_on_files(tiny_run, tmp_path, capsys):
         assert 1 <= len(d["independent"]) <= 2
         assert set(d["subset"]) >= {"flipped", "attributes_needed", "steps"}
     # the data layer's conversion rule: any size/mode → the run's resolution/channels
-    cfg = Run.load(tiny_run).config["data"]
+    cfg = Run.load(tiny_run).config.to_dict()["data"]
     x = read_images([grey, rgb], cfg["resolution"], cfg["channels"])
     assert x.shape == (2, cfg["channels"], cfg["resolution"], cfg["resolution"])
 

@@ -88,7 +88,7 @@ def test_every_preset_names_real_fields():
 
 def _cli_config(monkeypatch, tmp_path, *argv: str) -> dict:
     """Parse `stylex train ARGV` and capture the TrainConfig handed to create_run."""
-    import stylex.training.trainer as trainer_mod
+    import stylex.training.run_folder as trainer_mod
 
     seen = {}
 
@@ -122,7 +122,8 @@ def test_cli_uses_the_default_recipe_and_flags_override(monkeypatch, tmp_path):
 def test_recipe_is_recorded_in_config_json(tmp_path):
     from stylex.classifier import train_classifier
     from stylex.data import load_dataset
-    from stylex.training.trainer import ModelSize, create_run
+    from stylex.training.networks import ModelSize
+    from stylex.training.run_folder import create_run
 
     clf = tmp_path / "clf.pt"
     train_classifier(

@@ -17,7 +17,8 @@ from PIL import Image
 
 from stylex.cli import main
 from stylex.report import ReportOptions, build_report
-from stylex.report.build import line_chart, read_log
+from stylex.report.charts import line_chart
+from stylex.report.training_log import read_log
 
 CHROMIUM = "/usr/bin/chromium"
 DATA_URI = re.compile(r'src="data:image/(png|gif);base64,([A-Za-z0-9+/=]+)"')
@@ -251,7 +252,7 @@ def test_report_in_headless_chromium(tiny_run, tiny_baseline_run, tmp_path):
 
 
 def test_axis_labels_are_short_and_exact():
-    from stylex.report.build import tick_label
+    from stylex.report.charts import tick_label
 
     assert tick_label(1143.0) == "1,143"
     assert tick_label(620.5) == "620"  # rounds half to even, never "620.500"

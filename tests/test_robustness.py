@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from stylex.errors import RunError
 from stylex.models.generator import StyleSpace
-from stylex.run import Run, read_run_config
+from stylex.run import Run, RunConfig
 from stylex.training import checkpoint as ckpt
 from stylex.utils.fs import atomic_write_bytes
 
@@ -113,7 +113,7 @@ class _Evil:
 
 
 def test_malicious_pickle_in_checkpoint_is_not_executed(tmp_path, clf_path):
-    from stylex.training.trainer import resume_run
+    from stylex.training.setup import resume_run
 
     run = tmp_path / "run"
     subprocess.run(_train_cmd(run, clf_path, 3), env=_env(None), check=True,
@@ -153,17 +153,17 @@ def test_disk_full_while_writing_leaves_old_file_intact(tmp_path, monkeypatch):
 
 def test_incompatible_run_folder_is_refused(tmp_path):
     with pytest.raises(RunError, match="not found"):
-        read_run_config(tmp_path / "missing")
+        RunConfig.read(tmp_path / "missing")
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(RunError, match="not valid JSON"):
-        read_run_config(tmp_path)
+        RunConfig.read(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"format_version": 99, "generator": {},
                                                       "data": {}}))
     with pytest.raises(RunError, match="newer stylex"):
-        read_run_config(tmp_path)
+        RunConfig.read(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"foo": 1}))
     with pytest.raises(RunError, match="not a stylex run"):
-        read_run_config(tmp_path)
+        RunConfig.read(tmp_path)
 
 
 def test_run_without_weights_says_how_to_fix(tmp_path, clf_path):
@@ -176,7 +176,7 @@ def test_run_without_weights_says_how_to_fix(tmp_path, clf_path):
 def test_classifier_returning_nan_stops_training_setup(tmp_path):
     from stylex.classifier import ClassifierContract, save_torchscript
     from stylex.errors import ClassifierError
-    from stylex.training.trainer import create_run
+    from stylex.training.run_folder import create_run
 
     class NaNNet(torch.nn.Module):
         def forward(self, x):
@@ -193,7 +193,7 @@ def test_classifier_returning_nan_stops_training_setup(tmp_path):
 def test_classifier_output_size_mismatch(tmp_path):
     from stylex.classifier import ClassifierContract, save_torchscript
     from stylex.errors import ClassifierError
-    from stylex.training.trainer import create_run
+    from stylex.training.run_folder import create_run
 
     class Three(torch.nn.Module):
         def forward(self, x):

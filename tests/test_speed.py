@@ -14,7 +14,8 @@ from stylex.models import Generator, GeneratorConfig
 from stylex.models.kernels import choose_modconv, modconv_modes, set_modconv
 from stylex.training import checkpoint as ckpt
 from stylex.training.fast import StepWindow
-from stylex.training.trainer import TrainingDiverged, create_run
+from stylex.training.run_folder import create_run
+from stylex.training.trainer import TrainingDiverged
 from stylex.utils.syncguard import (
     HostSyncError,
     cuda_sync_debug,

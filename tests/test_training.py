@@ -23,7 +23,10 @@ from stylex.training.losses import (
     g_nonsaturating_loss,
     group_lasso,
 )
-from stylex.training.trainer import ModelSize, TrainingDiverged, create_run, resume_run
+from stylex.training.networks import ModelSize
+from stylex.training.run_folder import create_run
+from stylex.training.setup import resume_run
+from stylex.training.trainer import TrainingDiverged
 
 DATA = "shapes?n=256"
 TINY = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from stylex import __version__
 from stylex.classifier_contract_cli import join_negative_values
 from stylex.errors import StylexError
 
@@ -41,8 +42,6 @@ def _top_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND")
-    from stylex import __version__
-
     p.add_argument("--version", action="version", version=f"stylex {__version__}")
     return p
 

@@ -14,7 +14,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylex import metrics as stylex_metrics
+from stylex.attfind import AttFind
+from stylex.classifier import train_classifier
+from stylex.data import load_dataset
 from stylex.errors import StylexError
+from stylex.report import build_report
+from stylex.run import Run
+from stylex.runtime import add_device_argument
+from stylex.training.networks import ModelSize
+from stylex.training.recipes import DEFAULT_RECIPE, recipe_config
+from stylex.training.run_folder import create_run
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -29,41 +39,82 @@ class Task:
 
 
 TASKS = {
-    "fashion-mnist": Task("fashion-mnist", "fashion-mnist:sneaker,ankle-boot", "fashion-mnist",
-                          "fashion-mnist-baseline",
-                          "Fashion-MNIST sneaker vs ankle boot, 32 px grey"),
-    "shapes": Task("shapes", "shapes", "shapes", "shapes-baseline",
-                   "synthetic shapes, label = hue < 0.5 (known factors), 32 px RGB"),
+    "fashion-mnist": Task(
+        "fashion-mnist",
+        "fashion-mnist:sneaker,ankle-boot",
+        "fashion-mnist",
+        "fashion-mnist-baseline",
+        "Fashion-MNIST sneaker vs ankle boot, 32 px grey",
+    ),
+    "shapes": Task(
+        "shapes",
+        "shapes",
+        "shapes",
+        "shapes-baseline",
+        "synthetic shapes, label = hue < 0.5 (known factors), 32 px RGB",
+    ),
     "mnist": Task("mnist", "mnist:3,8", None, None, "MNIST 3 vs 8, 32 px grey (trains)"),
-    "fashion-mnist-4": Task("fashion-mnist-4", "fashion-mnist:t-shirt,trouser,pullover,sneaker",
-                            None, None, "Fashion-MNIST, 4 classes (t-shirt, trouser, pullover, "
-                            "sneaker), one-vs-rest, 32 px grey (trains)"),
-    "fashion-mnist-10": Task("fashion-mnist-10", "fashion-mnist", None, None,
-                             "Fashion-MNIST, all 10 classes, one-vs-rest, 32 px grey (trains)"),
+    "fashion-mnist-4": Task(
+        "fashion-mnist-4",
+        "fashion-mnist:t-shirt,trouser,pullover,sneaker",
+        None,
+        None,
+        "Fashion-MNIST, 4 classes (t-shirt, trouser, pullover, "
+        "sneaker), one-vs-rest, 32 px grey (trains)",
+    ),
+    "fashion-mnist-10": Task(
+        "fashion-mnist-10",
+        "fashion-mnist",
+        None,
+        None,
+        "Fashion-MNIST, all 10 classes, one-vs-rest, 32 px grey (trains)",
+    ),
 }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", default="fashion-mnist", choices=sorted(TASKS),
-                   help="built-in task (default fashion-mnist: sneaker vs ankle boot)")
-    p.add_argument("--train", action="store_true",
-                   help="train the classifier and the StylEx model from scratch instead of "
-                   "using the shipped pretrained run")
+    p.add_argument(
+        "--task",
+        default="fashion-mnist",
+        choices=sorted(TASKS),
+        help="built-in task (default fashion-mnist: sneaker vs ankle boot)",
+    )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="train the classifier and the StylEx model from scratch instead of "
+        "using the shipped pretrained run",
+    )
     p.add_argument("--out", default=None, help="output folder (default runs/demo-TASK)")
-    p.add_argument("--train-minutes", type=float, default=8.0,
-                   help="wall-time budget of StylEx training, with --train or for a task "
-                   "without a shipped run (default 8 minutes)")
-    p.add_argument("--classifier-epochs", type=int, default=5,
-                   help="epochs of the built-in classifier when one is trained (default 5)")
+    p.add_argument(
+        "--train-minutes",
+        type=float,
+        default=8.0,
+        help="wall-time budget of StylEx training, with --train or for a task "
+        "without a shipped run (default 8 minutes)",
+    )
+    p.add_argument(
+        "--classifier-epochs",
+        type=int,
+        default=5,
+        help="epochs of the built-in classifier when one is trained (default 5)",
+    )
     p.add_argument("--num-images", type=int, default=128, help="AttFind images (default 128)")
     p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--eval-images", type=int, default=256,
-                   help="held-out images for the metrics (default 256)")
-    p.add_argument("--exact", action="store_true",
-                   help="exact AttFind over all coordinates (slower) instead of screening")
-    p.add_argument("--no-baseline", action="store_true",
-                   help="skip the baseline comparison even where a baseline run is shipped")
-    p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--eval-images", type=int, default=256, help="held-out images for the metrics (default 256)"
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="exact AttFind over all coordinates (slower) instead of screening",
+    )
+    p.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the baseline comparison even where a baseline run is shipped",
+    )
+    add_device_argument(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
 
 
@@ -71,38 +122,53 @@ def _stage(msg: str) -> None:
     print(f"\n== {msg}", flush=True)
 
 
-def _materialise_run(task: Task, name: str | None, dest: Path, train: bool, minutes: float,
-                     device: str, baseline: bool = False, classifier_epochs: int = 5) -> Path:
+def _materialise_run(
+    task: Task,
+    name: str | None,
+    dest: Path,
+    train: bool,
+    minutes: float,
+    device: str,
+    baseline: bool = False,
+    classifier_epochs: int = 5,
+) -> Path:
     """A StylEx run folder at ``dest``: copied from the shipped pretrained run, or trained."""
     if not train and name is not None and (PRETRAINED_DIR / name / "config.json").is_file():
         print(f"using the pretrained run {PRETRAINED_DIR / name} (stylex demo --train retrains)")
         shutil.copytree(PRETRAINED_DIR / name, dest)
         return dest
-    from stylex.classifier import train_classifier
-    from stylex.data import load_dataset
-    from stylex.training.recipes import DEFAULT_RECIPE, recipe_config
-    from stylex.training.trainer import ModelSize, create_run
 
     clf = dest.parent / f"{dest.name}-classifier.pt"
     if not clf.exists():
         _stage(f"training the classifier on {task.data}")
-        res = train_classifier(load_dataset(task.data, resolution=32), clf, device=device,
-                               epochs=classifier_epochs)
+        res = train_classifier(
+            load_dataset(task.data, resolution=32), clf, device=device, epochs=classifier_epochs
+        )
         print(f"classifier validation accuracy: {res['val_accuracy']:.2%}")
     _stage(f"training {'the baseline' if baseline else 'StylEx'} for {minutes:g} minutes")
-    tc = recipe_config(DEFAULT_RECIPE, steps=100_000, batch=16, baseline=baseline,
-                       checkpoint_every=200, sample_every=200, eval_every=200)
-    tr = create_run(dest, task.data, str(clf), resolution=32, train=tc,
-                    size=ModelSize(channel_max=128, w_dim=128), device=device)
+    tc = recipe_config(
+        DEFAULT_RECIPE,
+        steps=100_000,
+        batch=16,
+        baseline=baseline,
+        checkpoint_every=200,
+        sample_every=200,
+        eval_every=200,
+    )
+    tr = create_run(
+        dest,
+        task.data,
+        str(clf),
+        resolution=32,
+        train=tc,
+        size=ModelSize(channel_max=128, w_dim=128),
+        device=device,
+    )
     tr.train(time_limit_s=minutes * 60)
     return dest
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylex.attfind import AttFind
-    from stylex.metrics import evaluate, format_table
-    from stylex.report import build_report
-    from stylex.run import Run
 
     task = TASKS[args.task]
     out = Path(args.out or f"runs/demo-{task.name}")
@@ -118,28 +184,38 @@ def run(args: argparse.Namespace) -> int:
     print(f"stylex demo: {task.description}")
 
     _stage("StylEx model")
-    run_dir = _materialise_run(task, task.pretrained, out, args.train, args.train_minutes,
-                               args.device, classifier_epochs=args.classifier_epochs)
+    run_dir = _materialise_run(
+        task,
+        task.pretrained,
+        out,
+        args.train,
+        args.train_minutes,
+        args.device,
+        classifier_epochs=args.classifier_epochs,
+    )
     base_dir = None
     if with_baseline:
         _stage("baseline model (StyleGAN2 + encoder trained without the classifier)")
-        base_dir = _materialise_run(task, task.baseline, base_out,
-                                    False, args.train_minutes, args.device, baseline=True)
+        base_dir = _materialise_run(
+            task, task.baseline, base_out, False, args.train_minutes, args.device, baseline=True
+        )
     if base_dir is not None and not (base_dir / "config.json").is_file():
         base_dir = None
 
     for d in [run_dir] + ([base_dir] if base_dir else []):
         _stage(f"AttFind on {d}")
         r = Run.load(d, device=args.device)
-        result = AttFind(r).attribute(num_images=args.num_images, top_k=args.top_k,
-                                      screen=not args.exact)
+        result = AttFind(r).attribute(
+            num_images=args.num_images, top_k=args.top_k, screen=not args.exact
+        )
         result.save(d / "attfind")
         print(result.table(top=5))
 
     _stage("evaluate")
-    metrics = evaluate(run_dir, baseline=base_dir, device=args.device,
-                       num_images=args.eval_images)
-    print(format_table(metrics))
+    metrics = stylex_metrics.evaluate(
+        run_dir, baseline=base_dir, device=args.device, num_images=args.eval_images
+    )
+    print(stylex_metrics.format_table(metrics))
     if len(metrics.get("sufficiency_per_class") or {}) > 2:
         print("\nper-class sufficiency (one-vs-rest):")
         print(per_class_table(metrics))

@@ -194,8 +194,8 @@ class StylExPipeline:
         """Paths, PIL images or tensors → ``[B, C, R, R]`` in [-1, 1] at the run's resolution
         and channels (files and PIL images by the data layer's rule: pad or resize + crop)."""
         items = images if isinstance(images, list | tuple) else [images]
-        res = int(self.run.config["data"]["resolution"])
-        ch = int(self.run.config["data"]["channels"])
+        res = int(self.run.config.data.resolution)
+        ch = int(self.run.config.data.channels)
         out = [self._one(x, res, ch) for x in items]
         return torch.stack(out)
 

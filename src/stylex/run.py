@@ -16,39 +16,18 @@ Layout::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from stylex.classifier import Classifier, load_classifier
+from stylex.data import StylexDataset, load_dataset
 from stylex.errors import RunError
 from stylex.models import Discriminator, Encoder, Generator
+from stylex.models.condition import condition_from_logits
 from stylex.runtime import resolve_device
-from stylex.training.losses import condition_from_logits
-
-FORMAT_VERSION = 1
-
-
-def read_run_config(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "config.json"
-    if not Path(run_dir).is_dir():
-        raise RunError(f"run folder not found: {run_dir}")
-    if not path.is_file():
-        raise RunError(f"{run_dir} is not a stylex run: config.json missing")
-    try:
-        cfg = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(cfg, dict) or "generator" not in cfg or "data" not in cfg:
-        raise RunError(f"{path} is not a stylex run config (no 'generator'/'data' sections)")
-    version = cfg.get("format_version", 0)
-    if version > FORMAT_VERSION:
-        raise RunError(f"{path} was written by a newer stylex (format {version}); upgrade stylex")
-    if version < 1:
-        raise RunError(f"{path} has an unsupported format version {version}")
-    return cfg
+from stylex.training.run_config import RunConfig
 
 
 @dataclass
@@ -56,39 +35,44 @@ class Run:
     """A trained StylEx run, loaded for inference (EMA generator and encoder, frozen)."""
 
     path: Path
-    config: dict[str, Any]
+    config: RunConfig
     generator: Generator
     encoder: Encoder
     discriminator: Discriminator | None
-    classifier: Any  # stylex.classifier.Classifier
+    classifier: Classifier
     device: torch.device
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str | torch.device | None = None,
-             discriminator: bool = True, contract: dict | None = None) -> Run:
+    def load(
+        cls,
+        run_dir: str | Path,
+        device: str | torch.device | None = None,
+        discriminator: bool = True,
+        contract: dict | None = None,
+    ) -> Run:
         """Load a run folder. ``contract``: classifier contract fields that override the one
         stored in the run (``--input-range`` etc. on a run-based command)."""
-        from stylex.classifier import load_classifier
-
         run_dir = Path(run_dir)
-        cfg = read_run_config(run_dir)
+        cfg = RunConfig.read(run_dir)
         dev = resolve_device(device)
         if not (run_dir / "generator.safetensors").is_file():
-            raise RunError(f"{run_dir} has no trained weights yet (generator.safetensors missing)"
-                           " — train it with `stylex train`, or --resume an interrupted run")
+            raise RunError(
+                f"{run_dir} has no trained weights yet (generator.safetensors missing)"
+                " — train it with `stylex train`, or --resume an interrupted run"
+            )
         g = Generator.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
         e = Encoder.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
         d = None
         if discriminator and (run_dir / "discriminator.safetensors").is_file():
             d = Discriminator.from_pretrained(run_dir, device=dev).eval().requires_grad_(False)
-        clf_path = run_dir / cfg["classifier"]["file"]
+        clf_path = run_dir / cfg.classifier.file
         clf = load_classifier(str(clf_path), contract=contract, device=dev)
         return cls(run_dir, cfg, g, e, d, clf, dev)
 
     # ----------------------------------------------------------------------------- helpers
     @property
     def baseline(self) -> bool:
-        return bool(self.config["train"].get("baseline", False))
+        return self.config.train.baseline
 
     @property
     def class_names(self) -> list[str]:
@@ -96,18 +80,15 @@ class Run:
 
     @property
     def cond_signal(self) -> str:
-        return self.config["train"].get("cond_signal", "probs")
+        return self.config.train.cond_signal
 
-    def dataset(self, split: str = "val"):
+    def dataset(self, split: str = "val") -> StylexDataset:
         """The run's data at its resolution/channels; ``split`` = "train" | "val" | "all"."""
-        from stylex.data import load_dataset
-
-        d = self.config["data"]
-        ds = load_dataset(d["spec"], resolution=d["resolution"], channels=d["channels"],
-                          seed=d.get("seed", 0))
+        d = self.config.data
+        ds = load_dataset(d.spec, resolution=d.resolution, channels=d.channels, seed=d.seed)
         if split == "all":
             return ds
-        train, val = ds.split(d.get("val_fraction", 0.1), seed=d.get("seed", 0))
+        train, val = ds.split(d.val_fraction, seed=d.seed)
         return {"train": train, "val": val}[split]
 
     def condition(self, logits: torch.Tensor) -> torch.Tensor | None:
@@ -135,3 +116,6 @@ class Run:
     @torch.no_grad()
     def probs(self, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.classifier(images.to(self.device).clamp(-1, 1)), dim=1)
+
+
+__all__ = ["Run", "RunConfig"]

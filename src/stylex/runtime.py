@@ -10,6 +10,7 @@ memory held back can be given to the OS explicitly with :func:`release_memory`.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import ctypes.util
 import os
@@ -77,8 +78,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def add_device_argument(parser, default: str = "auto") -> None:
-    """Add the ``--device`` option every stylex command shares (read with :func:`resolve_device`)."""
+def add_device_argument(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """Add the ``--device`` option every stylex command shares (read it with
+    :func:`resolve_device`)."""
     parser.add_argument(
         "--device", default=default, help=f"auto | cpu | cuda | cuda:N (default {default})"
     )

@@ -266,7 +266,7 @@ class AttFind:
     def _class_names(self) -> list[str]:
         names = list(getattr(self.classifier, "class_names", []) or [])
         if not names and getattr(self.run, "config", None):
-            names = list(self.run.config.get("classifier", {}).get("class_names", []))
+            names = list(self.run.config.classifier.class_names)
         return names
 
     def _num_classes(self) -> int:

@@ -61,15 +61,15 @@ def run(args: argparse.Namespace) -> int:
     from stylex.explain.files import read_images
     from stylex.explain.viz import explanation_panel
     from stylex.metrics.fitness.store import warn_if_unfit
-    from stylex.run import Run, read_run_config
+    from stylex.run import Run, RunConfig
     from stylex.utils.fs import atomic_write_bytes, atomic_write_json
 
     if args.top_k < 1:
         raise StylexError("--top-k must be ≥ 1")
-    cfg = read_run_config(args.run)  # images are checked before the models load
+    cfg = RunConfig.read(args.run)  # images are checked before the models load
     warn_if_unfit(args.run)
     paths = [Path(p) for p in args.images]
-    images = read_images(paths, cfg["data"]["resolution"], cfg["data"]["channels"])
+    images = read_images(paths, cfg.data.resolution, cfg.data.channels)
     run_ = Run.load(
         args.run, device=args.device, discriminator=False, contract=contract_from_args(args)
     )

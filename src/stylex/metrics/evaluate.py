@@ -284,7 +284,7 @@ def evaluate(
         if not same_data:
             warnings.warn(
                 f"{baseline.path} was trained on other data than {run.path} "
-                f"({baseline.config['data']['spec']!r} vs {run.config['data']['spec']!r}): "
+                f"({baseline.config.data.spec!r} vs {run.config.data.spec!r}): "
                 "each is measured on its own held-out images",
                 stacklevel=2,
             )

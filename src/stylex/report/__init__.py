@@ -7,6 +7,7 @@
     print(result.path, result.size_bytes, result.seconds)
 """
 
-from stylex.report.build import ReportOptions, ReportResult, build_report
+from stylex.report.build import ReportResult, build_report
+from stylex.report.context import ReportOptions
 
 __all__ = ["ReportOptions", "ReportResult", "build_report"]

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from stylex.errors import StylexError
+from stylex.metrics.fitness.store import warn_if_unfit
+from stylex.report import ReportOptions, build_report
+from stylex.runtime import add_device_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="run folder")
@@ -15,13 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shift-size", type=float, default=None, help="attribute strength (default: AttFind's)"
     )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_device_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylex.errors import StylexError
-    from stylex.metrics.fitness.store import warn_if_unfit
-    from stylex.report.build import ReportOptions, build_report
 
     for name in ("top_k", "num_images", "num_explain"):
         if getattr(args, name) < 1:

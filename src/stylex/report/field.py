@@ -40,9 +40,11 @@ def field_section(metrics: dict[str, Any] | None) -> str:
     cols = field_columns(metrics or {})
     if not cols:
         return ""
-    cf = metrics["counterfactual"]
+    cf = (metrics or {})["counterfactual"]
     settings = cf.get("settings", {})
-    rows = [(label, key, digits, DESCRIPTIONS.get(key, "")) for label, key, digits in FIELD_ROWS]
+    rows: list[tuple[str, str | tuple[str, str], int, str]] = [
+        (label, key, digits, DESCRIPTIONS.get(key, "")) for label, key, digits in FIELD_ROWS
+    ]
     if any("minimality" in e for _, e in cols):
         rows += [
             (

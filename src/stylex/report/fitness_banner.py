@@ -3,16 +3,11 @@ check table (:mod:`stylex.metrics.fitness`)."""
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
-from typing import Any
 
 from stylex.metrics.fitness import Fitness, load_fitness
-
-
-def _esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
+from stylex.report.html import esc
 
 
 def _num(v: float | None) -> str:
@@ -26,9 +21,10 @@ def report_fitness(metrics: dict | None, run_dir: str | Path) -> tuple[Fitness |
     stored = load_fitness(run_dir)
     if stored is not None:
         return stored.fitness, stored.stale
-    if isinstance((metrics or {}).get("fitness"), dict):
+    in_metrics = (metrics or {}).get("fitness")
+    if isinstance(in_metrics, dict):
         try:
-            return Fitness.from_json(metrics["fitness"]), False
+            return Fitness.from_json(in_metrics), False
         except ValueError:
             pass
     return None, False
@@ -36,20 +32,20 @@ def report_fitness(metrics: dict | None, run_dir: str | Path) -> tuple[Fitness |
 
 def fitness_banner(fitness: Fitness | None, run_dir: str | Path, stale: bool = False) -> str:
     """HTML of the banner (a grey note when there is no verdict)."""
-    evaluate = f"<code>stylex evaluate --run {_esc(run_dir)}</code>"
+    evaluate = f"<code>stylex evaluate --run {esc(run_dir)}</code>"
     if fitness is None:
         return (
             f'<div class="fitness none"><b>No fitness verdict yet</b>: {evaluate} '
             "computes whether this run can explain its classifier.</div>"
         )
     cls, title = ("fit", "Fit to explain") if fitness.fit else ("unfit", "Not fit to explain")
-    causes = "".join(f"<li>{_esc(c)}</li>" for c in fitness.causes)
-    warns = "".join(f"<li>{_esc(w)}</li>" for w in fitness.warnings)
+    causes = "".join(f"<li>{esc(c)}</li>" for c in fitness.causes)
+    warns = "".join(f"<li>{esc(w)}</li>" for w in fitness.warnings)
     rows = "".join(
-        f'<tr class="{_esc(c.status.replace(" ", "-"))}"><td>{_esc(name)}</td>'
+        f'<tr class="{esc(c.status.replace(" ", "-"))}"><td>{esc(name)}</td>'
         f"<td>{_num(c.value)}</td><td>{_num(c.reference)}</td>"
-        f"<td>{_esc(c.status)}{'' if c.required else ' (advisory)'}</td>"
-        f"<td>{_esc(c.detail)}</td></tr>"
+        f"<td>{esc(c.status)}{'' if c.required else ' (advisory)'}</td>"
+        f"<td>{esc(c.detail)}</td></tr>"
         for name, c in fitness.checks.items()
     )
     note = (

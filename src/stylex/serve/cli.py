@@ -80,11 +80,11 @@ def url_for(sock: socket.socket) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from stylex.metrics.fitness.store import warn_if_unfit
-    from stylex.run import read_run_config
+    from stylex.run import RunConfig
     from stylex.serve.app import create_app
     from stylex.serve.session import check_attfind
 
-    read_run_config(args.run)  # a clear error before anything loads
+    RunConfig.read(args.run)  # a clear error before anything loads
     warn_if_unfit(args.run)
     check_attfind(args.run)
     if args.top_k < 1 or args.max_sessions < 1 or args.max_upload_mb <= 0:

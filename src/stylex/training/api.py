@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from stylex.training.config import TrainConfig
+from stylex.training.networks import ModelSize
+from stylex.training.recipes import recipe_config
+from stylex.training.run_folder import create_run
 
 
 def train(
@@ -14,7 +17,7 @@ def train(
     *,
     resolution: int | None = None,
     config: TrainConfig | None = None,
-    size=None,
+    size: ModelSize | None = None,
     device: str | None = None,
     time_limit_s: float | None = None,
     progress: bool = True,
@@ -30,7 +33,7 @@ def train(
         out: the new run folder.
         config: a :class:`TrainConfig` (steps, batch, loss weights, …); default: the default
             recipe, as ``stylex train`` with no options (:mod:`stylex.training.recipes`).
-        size: a :class:`~stylex.training.trainer.ModelSize` (widths), default the CLI's.
+        size: a :class:`~stylex.training.networks.ModelSize` (widths), default the CLI's.
         time_limit_s: stop (after a checkpoint) once this much wall time has passed.
         contract: classifier contract fields over the classifier's own (``input_range``,
             ``resolution``, ``channels``, ``mean``, ``std``, ``output``, ``class_names``);
@@ -38,9 +41,6 @@ def train(
         force: train even when the classifier check fails (at chance, reversed class order,
             or another contract far more accurate; see :mod:`stylex.classifier_check`).
     """
-    from stylex.training.recipes import recipe_config
-    from stylex.training.trainer import create_run
-
     if config is None:
         config = recipe_config()
 

@@ -29,8 +29,9 @@ def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
-def write_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module],
-                     extra_state: dict, keep: int) -> Path:
+def write_checkpoint(
+    run_dir: Path, step: int, modules: dict[str, nn.Module], extra_state: dict, keep: int
+) -> Path:
     """Write modules (safetensors) + ``extra_state`` (torch.save) for ``step``; keep the last K."""
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -45,8 +46,12 @@ def write_checkpoint(run_dir: Path, step: int, modules: dict[str, nn.Module],
     buf = io.BytesIO()
     torch.save(extra_state, buf)
     atomic_write_bytes(tmp / "state.pt", buf.getvalue())
-    atomic_write_bytes(tmp / MARKER, json.dumps({"step": step, "files": sorted(
-        [f"{n}.safetensors" for n in modules] + ["state.pt"])}).encode())
+    atomic_write_bytes(
+        tmp / MARKER,
+        json.dumps(
+            {"step": step, "files": sorted([f"{n}.safetensors" for n in modules] + ["state.pt"])}
+        ).encode(),
+    )
     _fsync_dir(tmp)
     fault_point("ckpt.before_rename")
     if final.exists():  # re-writing the same step (e.g. after a resume): replace it

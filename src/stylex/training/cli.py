@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
+from typing import Any
 
 from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.errors import StylexError
+from stylex.metrics.fitness.store import fitness_after_training
+from stylex.runtime import add_device_argument
+from stylex.training import run_folder
 from stylex.training.config import TrainConfig
-from stylex.training.recipes import DEFAULT_RECIPE, RECIPES
+from stylex.training.networks import ModelSize
+from stylex.training.recipes import DEFAULT_RECIPE, RECIPES, recipe_config
+from stylex.training.setup import resume_run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MIN",
         help="stop (with a checkpoint) after this many minutes",
     )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_device_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--recipe",
@@ -76,7 +84,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = type(f.default)
-        extra = {"nargs": "?", "const": True} if kind is bool else {}  # bare --flag means true
+        # a bare --flag means true
+        extra: dict[str, Any] = {"nargs": "?", "const": True} if kind is bool else {}
         shown = f"{preset[f.name]}; paper: {f.default}" if f.name in preset else f.default
         p.add_argument(
             flag,
@@ -99,9 +108,6 @@ def _bool(v: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylex.errors import StylexError
-    from stylex.training.recipes import recipe_config
-    from stylex.training.trainer import ModelSize, create_run, resume_run
 
     overrides = {
         f.name: getattr(args, f.name)
@@ -135,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         size = ModelSize(
             channel_max=args.width, w_dim=args.w_dim, mapping_layers=args.mapping_layers
         )
-        trainer = create_run(
+        trainer = run_folder.create_run(
             args.out,
             args.data,
             args.classifier,
@@ -162,11 +168,6 @@ def run(args: argparse.Namespace) -> int:
 def _print_fitness(run_dir: str, device: str) -> None:
     """The fitness verdict of the finished run, printed and written to RUN/fitness.json.
     A failure here never fails the (finished) training."""
-    import sys
-
-    from stylex.errors import StylexError
-    from stylex.metrics.fitness.store import fitness_after_training
-
     try:
         fitness = fitness_after_training(run_dir, device=device)
     except (StylexError, RuntimeError, ValueError, OSError) as e:
@@ -174,5 +175,7 @@ def _print_fitness(run_dir: str, device: str) -> None:
         return
     print(fitness.format())
     if not fitness.fit:
-        print(f"(written to {run_dir}/fitness.json; `stylex evaluate --run {run_dir}` adds the "
-              "AttFind and factor checks)")
+        print(
+            f"(written to {run_dir}/fitness.json; `stylex evaluate --run {run_dir}` adds the "
+            "AttFind and factor checks)"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from stylex.models.config import ConfigMixin
 
@@ -63,7 +64,8 @@ class TrainConfig(ConfigMixin):
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
     compile: bool = False  # torch.compile the step's networks (stylex.training.fast)
     channels_last: bool = False  # NHWC memory format for the networks' convolutions
-    perceptual: str = "effnet"  # "effnet" (EfficientNet-Lite0 features) | "none"
+    # "effnet" (EfficientNet-Lite0 features) | "none"
+    perceptual: Literal["effnet", "none"] = "effnet"
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     sample_every: int = 500

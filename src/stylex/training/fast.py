@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -26,12 +26,12 @@ class StepWindow:
     """Per-step scalar dicts (``{name: 0-d tensor}``) kept on the device until :meth:`read`."""
 
     def __init__(self) -> None:
-        self.steps: list[tuple[int, dict[str, torch.Tensor | float]]] = []
+        self.steps: list[tuple[int, Mapping[str, torch.Tensor | float]]] = []
 
     def __len__(self) -> int:
         return len(self.steps)
 
-    def add(self, step: int, stats: dict[str, torch.Tensor | float]) -> None:
+    def add(self, step: int, stats: Mapping[str, torch.Tensor | float]) -> None:
         self.steps.append((step, stats))
 
     def read(self) -> tuple[dict[str, float], tuple[int, list[str]] | None]:
@@ -43,13 +43,13 @@ class StepWindow:
         steps, self.steps = self.steps, []
         if not steps:
             return {}, None
-        flat: list[float | None] = []
+        flat: list[float] = []
         groups: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
         for _, stats in steps:
             for v in stats.values():
                 if torch.is_tensor(v):
                     groups.setdefault(v.device, []).append((len(flat), v))
-                    flat.append(None)
+                    flat.append(0.0)  # filled below, one transfer per device
                 else:
                     flat.append(float(v))
         for items in groups.values():

@@ -44,15 +44,6 @@ def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs().mean()
 
 
-def condition_from_logits(logits: torch.Tensor, signal: str) -> torch.Tensor:
-    """The generator's condition c from classifier logits: ``probs`` (softmax) or ``logits``."""
-    if signal == "probs":
-        return F.softmax(logits.float(), dim=1)
-    if signal == "logits":
-        return logits.float()
-    raise ValueError(f"condition signal must be 'probs' or 'logits', got {signal!r}")
-
-
 # ------------------------------------------------------------------ recipe terms (issue 16)
 def border_background(x: torch.Tensor) -> torch.Tensor:
     """Per-image, per-channel flat background: the median of the 1-px border.

@@ -82,26 +82,6 @@ def different_class_donors(predicted: torch.Tensor) -> torch.Tensor:
     return donors
 
 
-@torch.no_grad()
-def condition_swap(
-    generator,
-    classifier,
-    w: torch.Tensor,
-    c: torch.Tensor,
-    predicted: torch.Tensor,
-    donors: torch.Tensor,
-) -> float | None:
-    """Share of ``G(w_i, c_j)`` (``j = donors[i]`` ≥ 0) that ``classifier`` (logits) puts in
-    ``predicted[j]``; None when no image has a donor. Also the trainer's ``cond_flip``."""
-    ok = (donors >= 0).to(w.device)
-    if not bool(ok.any()):
-        return None
-    d = donors.to(w.device)[ok]
-    x = generator.generate(w[ok], c[d], noise_mode="const").clamp(-1, 1)
-    hit = classifier(x).float().argmax(1).cpu() == predicted.cpu()[d.cpu()]
-    return float(hit.double().mean())
-
-
 def concentration_check(run, w, c, donors, th: FitnessThresholds) -> Check:
     """``condition_concentration`` (module docstring)."""
     g = run.generator

@@ -10,7 +10,6 @@ import torch
 from stylex.metrics.fitness.checks import (
     attribute_check,
     concentration_check,
-    condition_swap,
     different_class_donors,
     factor_check,
     fitness_causes,
@@ -27,6 +26,7 @@ from stylex.metrics.fitness.verdict import (
     Fitness,
     FitnessThresholds,
 )
+from stylex.models.condition import condition_swap
 
 
 def _batched(fn, n: int, batch: int) -> list:
@@ -191,6 +191,7 @@ def compute_fitness(
 
     causes = fitness_causes(checks, n)
     fit = not any(c.required and c.passed is False for c in checks.values())
-    sparsity = float((getattr(run, "config", None) or {}).get("train", {}).get("cond_sparsity", 0))
+    config = getattr(run, "config", None)  # a RunConfig (absent on test doubles)
+    sparsity = float(config.train.cond_sparsity) if config is not None else 0.0
     warnings = fitness_warnings(checks, sparsity)
     return Fitness(fit, causes, checks, warnings, n, time.perf_counter() - t0, th)

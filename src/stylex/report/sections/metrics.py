@@ -1,0 +1,210 @@
+"""Section "Metrics" (the metrics and sufficiency tables, StylEx beside the baseline, and the
+ground-truth table) and the headline chips of the page header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stylex.report.context import ReportContext
+from stylex.report.html import EVALUATE_HINT, esc, fmt, missing
+from stylex.report.metrics_view import (
+    GT_ROWS,
+    META_KEYS,
+    METRIC_ROWS,
+    SECTION_KEYS,
+    classes,
+    number,
+    per_class,
+    sufficiency,
+)
+
+
+def headline_chips(m: dict | None) -> str:
+    if m is None:
+        return (
+            '<div class="chip missing"><div class="k">metrics</div>'
+            f'<div class="v">{EVALUATE_HINT}</div></div>'
+        )
+    chips = []
+    suff = sufficiency(m)
+
+    def chip(label: str, v: float | None, digits: int = 3) -> None:
+        if v is not None:
+            chips.append(
+                f'<div class="chip"><div class="k">{esc(label)}</div>'
+                f'<div class="v">{fmt(v, digits)}</div></div>'
+            )
+
+    chip("consistency", number(m.get("consistency")))
+    for k in (1, 5, 10):
+        if k in suff:
+            chip(f"sufficiency@{k}", suff[k])
+    chip("reconstruction L1", number(m.get("reconstruction_l1")))
+    chip("FD reconstructions", number(m.get("fd_reconstructions")), 2)
+    gt = m.get("ground_truth")
+    if isinstance(gt, dict):
+        chip("GT recall@10", number(gt.get("recall_top10")))
+    return "".join(chips) or (
+        '<div class="chip missing"><div class="k">metrics</div>'
+        '<div class="v">metrics.json has no known metrics</div></div>'
+    )
+
+
+def metrics_tables(m: dict | None, base: dict | None, base_label: str = "baseline") -> str:
+    """The metrics table (and the sufficiency curve table), StylEx beside the baseline."""
+    if m is None and base is None:
+        return missing(f"Metrics {EVALUATE_HINT}.")
+    m = m or {}
+    two = base is not None
+    head = "<tr><th>metric</th><th>StylEx</th>"
+    head += f"<th>{esc(base_label)}</th><th>difference</th>" if two else ""
+    head += '<th class="desc">what it measures</th></tr>'
+    rows = []
+
+    def row(label: str, desc: str, better: str | None, a: float | None, b: float | None):
+        if a is None and b is None:
+            return
+        arrow = {"up": " ↑", "down": " ↓"}.get(better or "", "")
+        cells_a, cells_b = fmt(a) if a is not None else "—", fmt(b) if b is not None else "—"
+        if two and a is not None and b is not None and better:
+            if (a > b) == (better == "up") and a != b:
+                cells_a = f'<span class="better">{cells_a}</span>'
+            elif a != b:
+                cells_b = f'<span class="better">{cells_b}</span>'
+        tr = f"<tr><td>{esc(label)}{arrow}</td><td>{cells_a}</td>"
+        if two:
+            diff = fmt(a - b) if a is not None and b is not None else "—"
+            tr += f"<td>{cells_b}</td><td>{diff}</td>"
+        rows.append(tr + f'<td class="desc">{esc(desc)}</td></tr>')
+
+    for key, label, desc, better in METRIC_ROWS:
+        row(label, desc, better, number(m.get(key)), number((base or {}).get(key)))
+    gt_a, gt_b = m.get("ground_truth"), (base or {}).get("ground_truth")
+    gt_a = gt_a if isinstance(gt_a, dict) else {}
+    gt_b = gt_b if isinstance(gt_b, dict) else {}
+    for key, label, desc, better in GT_ROWS:
+        row(label, desc, better, number(gt_a.get(key)), number(gt_b.get(key)))
+    known = {k for k, *_ in METRIC_ROWS} | SECTION_KEYS | META_KEYS
+    for key in sorted(set(m) | set(base or {})):
+        if key in known:
+            continue
+        a, b = number(m.get(key)), number((base or {}).get(key))
+        if a is not None or b is not None:
+            row(key, "", None, a, b)
+    parts = []
+    notes = []
+    n_a, n_b = number(m.get("num_images")), number((base or {}).get("num_images"))
+    if n_a is not None:
+        notes.append(f"Computed on {int(n_a)} held-out images")
+        if two and n_b is not None and n_b != n_a:
+            notes[-1] += f" ({int(n_b)} for the baseline)"
+    if isinstance(m.get("fd_note"), str):
+        notes.append(m["fd_note"])
+    if notes:
+        parts.append(f'<p class="note">{esc(". ".join(notes))}.</p>')
+    if rows:
+        parts.append(f'<table class="data">{head}{"".join(rows)}</table>')
+    suff_rows = [("StylEx", sufficiency(m), True)]
+    suff_rows += [(f"· {c}", per_class(m, c), False) for c in classes(m)]
+    if two:
+        suff_rows.append((base_label, sufficiency(base), True))
+        suff_rows += [(f"· {c}", per_class(base, c), False) for c in classes(base)]
+    ks = sorted({k for _, d, _ in suff_rows for k in d})
+    if ks:
+        hdr = "<tr><th>sufficiency (flip rate) with top-k ↑</th>" + "".join(
+            f"<th>k={k}</th>" for k in ks
+        )
+        body = "".join(
+            f"<tr{'' if main else ' class=sub'}><td>{esc(label)}</td>"
+            + "".join(f"<td>{fmt(d[k]) if k in d else '—'}</td>" for k in ks)
+            + "</tr>"
+            for label, d, main in suff_rows
+            if d
+        )
+        parts.append(
+            '<p class="note">Sufficiency: over images not of class y, the share whose '
+            "predicted class becomes y when the top-k attributes of y are applied together "
+            "(mean over classes; per class below it).</p>"
+            f'<table class="data">{hdr}</tr>{body}</table>'
+        )
+    if not m:
+        parts.insert(0, missing(f"StylEx metrics {EVALUATE_HINT}."))
+    if not rows and not ks:
+        return missing("metrics.json holds no known metrics.")
+    return "".join(parts)
+
+
+def ground_truth_table(gt: Any, label: str = "StylEx") -> str:
+    """Per top attribute, the factor it changes most (the ground-truth metric's dominant
+    factor) and the mean |change| of every factor, plus how well the factor probe reads
+    images; empty when ``gt`` has no attribute rows."""
+    if not isinstance(gt, dict) or not isinstance(gt.get("attributes"), list):
+        return ""
+    rows = [r for r in gt["attributes"] if isinstance(r, dict)]
+    if not rows:
+        return ""
+    names = list(gt.get("factor_names") or rows[0].get("change", {}))
+    used = set(gt.get("label_factors") or [])
+    head = "<tr><th>class</th><th>#</th><th>layer · channel · dir</th><th>dominant</th>"
+    head += "".join(f"<th>{esc(n)}{' *' if n in used else ''}</th>" for n in names) + "</tr>"
+    body = []
+    for r in rows:
+        ch = r.get("change") or {}
+        dom = r.get("dominant")
+        cells = "".join(
+            f"<td{' class=dom' if n == dom else ''}>{fmt(ch.get(n), 2)}</td>" for n in names
+        )
+        mark = "better" if dom in used else "worse"
+        body.append(
+            f"<tr><td>{esc(r.get('class'))}</td><td>{esc(r.get('rank'))}</td>"
+            f"<td>{esc(r.get('layer'))} · {esc(r.get('channel'))} · {esc(r.get('direction'))}"
+            f'</td><td><span class="{mark}">{esc(dom or "none")}</span></td>{cells}</tr>'
+        )
+    probe_found = gt.get("probe")
+    probe = probe_found if isinstance(probe_found, dict) else {}
+    quality = []
+    for key, what in (
+        ("clean_test", "clean renders"),
+        ("degraded_test", "degraded renders"),
+        ("on_real", "held-out images"),
+        ("on_reconstructions", "their reconstructions"),
+    ):
+        e = probe.get(key)
+        if not isinstance(e, dict) or not e:
+            continue
+        bits = []
+        for n in names:
+            v = e.get(n) or {}
+            if "accuracy" in v:
+                bits.append(f"{n} acc {fmt(v['accuracy'], 2)}")
+            elif "normalised" in v:
+                bits.append(f"{n} {fmt(v['normalised'], 2)}")
+        quality.append(f"on {what}: " + ", ".join(bits))
+    note = (
+        f"{esc(label)}: per top attribute, the mean |change| of each generating factor when the "
+        "attribute alone is applied, read by the factor probe and in units of the factor's "
+        "spread (shape: scaled change of the probe's class probabilities). * = a factor the "
+        "label rule uses; dominant = the largest change"
+        + (f" if ≥ {fmt(gt.get('min_change'), 2)}" if gt.get("min_change") is not None else "")
+        + "."
+    )
+    if quality:
+        note += " Probe errors (in stds; shape: accuracy) " + "; ".join(esc(q) for q in quality)
+        note += "."
+    return (
+        f'<h3>Ground truth per attribute ({esc(label)})</h3><p class="note">{note}</p>'
+        f'<table class="data gt">{head}{"".join(body)}</table>'
+    )
+
+
+def metrics_section(ctx: ReportContext) -> str:
+    note = f'<p class="note">{esc(ctx.metrics_note)}</p>' if ctx.metrics_note else ""
+    label = "baseline"
+    if ctx.base is not None:
+        label = f"baseline “{Path(ctx.base.path).resolve().name}”"
+    base = ctx.base_metrics if (ctx.base is not None or ctx.base_metrics) else None
+    gt = ground_truth_table((ctx.metrics or {}).get("ground_truth"))
+    if base is not None:
+        gt += ground_truth_table(base.get("ground_truth"), label)
+    return note + metrics_tables(ctx.metrics, base, label) + gt
