@@ -31,21 +31,42 @@ def main() -> None:
     ap.add_argument("--num-images", type=int, default=2000)
     ap.add_argument("--resolution", type=int, default=64)
     ap.add_argument("--width", type=int, default=256)
-    ap.add_argument("--every-layer", action="store_true",
-                    help="compute one pair in every layer (default: first and last layer only)")
+    ap.add_argument(
+        "--every-layer",
+        action="store_true",
+        help="compute one pair in every layer (default: first and last layer only)",
+    )
     ap.add_argument("--include-rgb", action="store_true")
     args = ap.parse_args()
     torch.manual_seed(0)
     r, k = args.resolution, 2
-    g = Generator(GeneratorConfig(resolution=r, img_channels=3, cond_dim=k, z_dim=args.width,
-                                  w_dim=args.width, mapping_layers=4, channel_max=args.width))
-    e = Encoder(EncoderConfig(resolution=r, img_channels=3, w_dim=args.width,
-                              channel_max=args.width))
-    clf = Classifier(build_small_cnn(3, k, r),
-                     ClassifierContract(channels=3, resolution=r, class_names=["a", "b"]))
-    run = Run(path=None, config={"train": {}}, generator=g.eval().requires_grad_(False),
-              encoder=e.eval().requires_grad_(False), discriminator=None, classifier=clf,
-              device=torch.device("cpu"))
+    g = Generator(
+        GeneratorConfig(
+            resolution=r,
+            img_channels=3,
+            cond_dim=k,
+            z_dim=args.width,
+            w_dim=args.width,
+            mapping_layers=4,
+            channel_max=args.width,
+        )
+    )
+    e = Encoder(
+        EncoderConfig(resolution=r, img_channels=3, w_dim=args.width, channel_max=args.width)
+    )
+    clf = Classifier(
+        build_small_cnn(3, k, r),
+        ClassifierContract(channels=3, resolution=r, class_names=["a", "b"]),
+    )
+    run = Run(
+        path=None,
+        config={"train": {}},
+        generator=g.eval().requires_grad_(False),
+        encoder=e.eval().requires_grad_(False),
+        discriminator=None,
+        classifier=clf,
+        device=torch.device("cpu"),
+    )
     images = torch.rand(args.num_images, 3, r, r) * 2 - 1
     base = peak_rss_mb()
     af = AttFind(run, include_rgb=args.include_rgb, progress=True)
@@ -58,10 +79,14 @@ def main() -> None:
     eff = af.effects(images, computed=computed, partial_dir=None, resume=False)
     took = time.perf_counter() - t
     delta_mb = eff.delta.numel() * eff.delta.element_size() / 2**20
-    print(f"N={args.num_images} res={r} width={args.width} StyleSpace S={s} "
-          f"(include_rgb={args.include_rgb}) classes={k}")
-    print(f"Δ tensor {tuple(eff.delta.shape)}: {delta_mb:.0f} MiB; "
-          f"pairs computed {int(computed.sum())} of {2 * s}; {took:.0f} s")
+    print(
+        f"N={args.num_images} res={r} width={args.width} StyleSpace S={s} "
+        f"(include_rgb={args.include_rgb}) classes={k}"
+    )
+    print(
+        f"Δ tensor {tuple(eff.delta.shape)}: {delta_mb:.0f} MiB; "
+        f"pairs computed {int(computed.sum())} of {2 * s}; {took:.0f} s"
+    )
     print(f"peak RSS: {peak_rss_mb():.0f} MiB (before AttFind: {base:.0f} MiB)")
 
 

@@ -34,12 +34,15 @@ def main() -> None:
     peak = matmul_gflops(device=dev)
     print(f"device={dev} threads={torch.get_num_threads()} allocator_tuned={allocator_tuned()}")
     print(f"large fp32 matmul: {peak:.0f} GFLOP/s")
-    print(f"{'res':>4} {'ch':>4} {'modconv':>8} {'batch':>5} {'img/s':>8} {'GFLOP/img':>9} "
-          f"{'GFLOP/s':>8} {'of matmul':>9}")
+    print(
+        f"{'res':>4} {'ch':>4} {'modconv':>8} {'batch':>5} {'img/s':>8} {'GFLOP/img':>9} "
+        f"{'GFLOP/s':>8} {'of matmul':>9}"
+    )
     for ch in args.channels:
         for res in args.resolutions:
-            cfg = GeneratorConfig(resolution=res, img_channels=3, channel_base=ch * 64,
-                                  channel_max=ch)
+            cfg = GeneratorConfig(
+                resolution=res, img_channels=3, channel_base=ch * 64, channel_max=ch
+            )
             g = Generator(cfg).to(dev).eval()
             z = torch.randn(args.batch, cfg.z_dim, device=dev)
             flops = g.flops_per_image()
@@ -47,12 +50,15 @@ def main() -> None:
                 with torch.no_grad():
                     styles = g.styles(g.map(z))
                     fused = mode == "fused"
-                    t = timeit(lambda g=g, s=styles, f=fused: g.synthesize(s, fused=f),
-                               warmup=1, repeat=3)
+                    t = timeit(
+                        lambda g=g, s=styles, f=fused: g.synthesize(s, fused=f), warmup=1, repeat=3
+                    )
                 ips = args.batch / t
                 gf = flops * ips / 1e9
-                print(f"{res:>4} {ch:>4} {mode:>8} {args.batch:>5} {ips:>8.2f} {flops / 1e9:>9.2f} "
-                      f"{gf:>8.0f} {gf / peak:>9.0%}")
+                print(
+                    f"{res:>4} {ch:>4} {mode:>8} {args.batch:>5} {ips:>8.2f} {flops / 1e9:>9.2f} "
+                    f"{gf:>8.0f} {gf / peak:>9.0%}"
+                )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from stylex.metrics.ground_truth import (
     load_or_train_probe,
 )
 from stylex.run import Run
+from stylex.utils.images import from_uint8
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
     probe, info = load_or_train_probe(val, run.path)
     print(f"factor probe: {'cached' if info.get('cached') else 'trained'} in {run.path}")
     space = run.generator.style_space(include_rgb=True)
-    x = val.images[: args.range_images].float() / 127.5 - 1
+    x = from_uint8(val.images[: args.range_images])
     with torch.no_grad():
         styles = run.encode_styles(x)
     flat = torch.cat(styles, 1)
@@ -55,24 +56,42 @@ def main() -> None:
     sub = [s[: args.images] for s in styles]
     none_predicted = torch.full((len(sub[0]),), -1)
     changes = attribute_factor_changes(
-        run.generator, probe, sub, none_predicted, [pairs], space, 1.0,
-        max_k=len(pairs), progress=True,
+        run.generator,
+        probe,
+        sub,
+        none_predicted,
+        [pairs],
+        space,
+        1.0,
+        max_k=len(pairs),
+        progress=True,
     )[0]
     rows, counts = [], Counter()
     for a, ch in zip(pairs, changes, strict=True):
         dom = dominant_factor(ch["change"])
         counts[dom or "none"] += 1
         layer, channel = space.locate(a.index)
-        rows.append({"index": a.index, "layer": layer, "channel": channel,
-                     "direction": a.direction, "dominant": dom, "change": ch["change"]})
+        rows.append(
+            {
+                "index": a.index,
+                "layer": layer,
+                "channel": channel,
+                "direction": a.direction,
+                "dominant": dom,
+                "change": ch["change"],
+            }
+        )
     rule = set(val.label_factors)
     print(f"{len(rows)} single-coordinate edits on {len(sub[0])} images; by dominant factor:")
     for name, n in counts.most_common():
         print(f"  {name:8s} {n:5d}{'   (label rule)' if name in rule else ''}")
-    for r in sorted((r for r in rows if r["dominant"] in rule),
-                    key=lambda r: -r["change"][r["dominant"]]):
-        print(f"  layer {r['layer']} channel {r['channel']} toward {r['direction']}: "
-              f"{r['dominant']} {r['change'][r['dominant']]:.2f} std")
+    for r in sorted(
+        (r for r in rows if r["dominant"] in rule), key=lambda r: -r["change"][r["dominant"]]
+    ):
+        print(
+            f"  layer {r['layer']} channel {r['channel']} toward {r['direction']}: "
+            f"{r['dominant']} {r['change'][r['dominant']]:.2f} std"
+        )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(rows, f)

@@ -24,14 +24,33 @@ def _make_tiny_run(root: Path, baseline: bool = False) -> Path:
 
     clf = root / "clf.pt"
     if not clf.exists():
-        train_classifier(load_dataset(TINY_DATA, resolution=16), clf, epochs=3, batch=64,
-                         progress=False, width=8)
+        train_classifier(
+            load_dataset(TINY_DATA, resolution=16), clf, epochs=3, batch=64, progress=False, width=8
+        )
     name = "baseline" if baseline else "stylex"
-    tc = TrainConfig(steps=4, batch=4, checkpoint_every=4, sample_every=4, eval_every=4,
-                     eval_images=8, log_every=1, perceptual="none", baseline=baseline)
+    tc = TrainConfig(
+        steps=4,
+        batch=4,
+        checkpoint_every=4,
+        sample_every=4,
+        eval_every=4,
+        eval_images=8,
+        log_every=1,
+        perceptual="none",
+        baseline=baseline,
+    )
     size = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)
-    tr = create_run(root / name, TINY_DATA, str(clf), resolution=16, train=tc, size=size,
-                    device="cpu", progress=False, force=True)  # tiny classifier: at chance
+    tr = create_run(
+        root / name,
+        TINY_DATA,
+        str(clf),
+        resolution=16,
+        train=tc,
+        size=size,
+        device="cpu",
+        progress=False,
+        force=True,
+    )  # tiny classifier: at chance
     tr.train()
     run = Run.load(root / name, device="cpu")
     AttFind(run, progress=False).attribute(num_images=16, top_k=3).save(root / name / "attfind")

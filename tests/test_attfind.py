@@ -93,8 +93,12 @@ def tiny_models(k=2, channels=1, res=RES, seed=0):
 
 def tiny_run(path=None, k=2, channels=1, seed=0):
     g, e, d, clf = tiny_models(k, channels, seed=seed)
-    cfg = RunConfig(DataSection(), ClassifierSection(class_names=clf.class_names), g.config,
-                    TrainConfig(cond_signal="probs"))
+    cfg = RunConfig(
+        DataSection(),
+        ClassifierSection(class_names=clf.class_names),
+        g.config,
+        TrainConfig(cond_signal="probs"),
+    )
     return Run(path, cfg, g, e, d, clf, torch.device("cpu"))
 
 
@@ -639,8 +643,9 @@ def test_temperature_measures_effects_on_softened_probabilities(tmp_path):
     assert torch.equal(got.predicted, plain.predicted)
     assert torch.equal(got.edited_predictions(), plain.edited_predictions())
     x = images[:2]
-    assert torch.equal(TemperedClassifier(run.classifier, t)(x).argmax(1),
-                       run.classifier(x).argmax(1))
+    assert torch.equal(
+        TemperedClassifier(run.classifier, t)(x).argmax(1), run.classifier(x).argmax(1)
+    )
     res = af.attribute(images, top_k=2, screen=False, max_flip_fraction=None, resume=False)
     assert res.to_json()["temperature"] == t
     from stylex.errors import StylexError

@@ -260,8 +260,7 @@ def _levels_dataset():
 
 
 def test_permuted_class_order_is_named():
-    from stylex.classifier import Classifier
-    from stylex.classifier import diagnose_classifier
+    from stylex.classifier import Classifier, diagnose_classifier
 
     ds = _levels_dataset()
     assert diagnose_classifier(Classifier(ByIntensity([0, 1, 2, 3])), ds).verdict == "fit"

@@ -16,8 +16,9 @@ def tiny_pretrained(tmp_path, tiny_run, tiny_baseline_run, monkeypatch):
     pre = tmp_path / "pretrained"
     pre.mkdir()
     for src, name in ((tiny_run, "shapes"), (tiny_baseline_run, "shapes-baseline")):
-        shutil.copytree(src, pre / name, ignore=shutil.ignore_patterns("attfind", "report",
-                                                                       "metrics*"))
+        shutil.copytree(
+            src, pre / name, ignore=shutil.ignore_patterns("attfind", "report", "metrics*")
+        )
     monkeypatch.setattr(demo, "PRETRAINED_DIR", pre)
     return pre
 
@@ -28,12 +29,28 @@ def test_demo_end_to_end_on_shipped_tiny_run(tmp_path, tiny_pretrained, capsys, 
     import stylex.metrics
 
     # a small factor probe keeps the ground-truth part of the test quick
-    small = functools.partial(stylex.metrics.evaluate, probe_steps=40, probe_images=256,
-                              gt_images=8, perceptual=False)
+    small = functools.partial(
+        stylex.metrics.evaluate, probe_steps=40, probe_images=256, gt_images=8, perceptual=False
+    )
     monkeypatch.setattr(stylex.metrics, "evaluate", small)
     out = tmp_path / "out"
-    code = main(["demo", "--task", "shapes", "--out", str(out), "--num-images", "8",
-                 "--top-k", "3", "--eval-images", "16", "--device", "cpu"])
+    code = main(
+        [
+            "demo",
+            "--task",
+            "shapes",
+            "--out",
+            str(out),
+            "--num-images",
+            "8",
+            "--top-k",
+            "3",
+            "--eval-images",
+            "16",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "report:" in printed and "headline:" in printed
@@ -55,8 +72,24 @@ def test_demo_end_to_end_on_shipped_tiny_run(tmp_path, tiny_pretrained, capsys, 
     # --force replaces both folders
     stale = out.parent / "out-baseline" / "stale.txt"
     stale.write_text("from an earlier run")
-    code = main(["demo", "--task", "shapes", "--out", str(out), "--num-images", "8",
-                 "--top-k", "3", "--eval-images", "16", "--device", "cpu", "--force"])
+    code = main(
+        [
+            "demo",
+            "--task",
+            "shapes",
+            "--out",
+            str(out),
+            "--num-images",
+            "8",
+            "--top-k",
+            "3",
+            "--eval-images",
+            "16",
+            "--device",
+            "cpu",
+            "--force",
+        ]
+    )
     assert code == 0 and not stale.exists()
     assert (out.parent / "out-baseline" / "attfind" / "attributes.json").is_file()
 

@@ -107,8 +107,9 @@ def test_condition_only_run_is_not_fit(tiny_run):
     p = run.probs(x)
     # the image the classifier is most sure of, per class: output depends on c only (E ignored)
     templates = torch.stack([x[p[:, k].argmax()] for k in range(p.shape[1])])
-    run.generator = _Stand_in(run.generator, lambda w, c, noise_mode="const": templates[
-        c.argmax(1).cpu()])
+    run.generator = _Stand_in(
+        run.generator, lambda w, c, noise_mode="const": templates[c.argmax(1).cpu()]
+    )
     f = compute_fitness(run, x[:N])
     assert not f.fit
     assert f.checks["consistency"].passed is True  # c carries the class perfectly ...
@@ -261,8 +262,20 @@ def test_cli_attfind_warns_and_goes_on(tiny_run, capsys):
 
     run = _load(tiny_run)
     save_fitness(tiny_run, compute_fitness(run, _images(run)))
-    code = main(["attfind", "--run", str(tiny_run), "--num-images", "4", "--top-k", "1",
-                 "--no-progress", "--device", "cpu"])
+    code = main(
+        [
+            "attfind",
+            "--run",
+            str(tiny_run),
+            "--num-images",
+            "4",
+            "--top-k",
+            "1",
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "NOT FIT" in err and "reconstructions are no better" in err
@@ -273,10 +286,37 @@ def test_train_cli_prints_and_writes_verdict(_tiny_runs, tmp_path, capsys):
 
     clf = _tiny_runs[0].parent / "clf.pt"
     out = tmp_path / "run"
-    code = main(["train", "--data", "shapes?n=256", "--classifier", str(clf), "--out", str(out),
-                 "--resolution", "16", "--steps", "2", "--batch", "4", "--width", "16",
-                 "--w-dim", "16", "--mapping-layers", "2", "--perceptual", "none",
-                 "--eval-images", "8", "--no-progress", "--device", "cpu", "--force"])
+    code = main(
+        [
+            "train",
+            "--data",
+            "shapes?n=256",
+            "--classifier",
+            str(clf),
+            "--out",
+            str(out),
+            "--resolution",
+            "16",
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--width",
+            "16",
+            "--w-dim",
+            "16",
+            "--mapping-layers",
+            "2",
+            "--perceptual",
+            "none",
+            "--eval-images",
+            "8",
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--force",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "fitness: NOT FIT" in printed and "cause:" in printed
@@ -300,11 +340,21 @@ def test_report_banner(tiny_run):
 def test_evaluate_writes_the_verdict(tiny_run, tiny_baseline_run):
     from stylex.metrics.evaluate import evaluate, format_table
 
-    m = evaluate(tiny_run, tiny_baseline_run, num_images=8, perceptual=False, probe_steps=5,
-                 probe_images=64, gt_images=4, max_k=2, progress=False)
+    m = evaluate(
+        tiny_run,
+        tiny_baseline_run,
+        num_images=8,
+        perceptual=False,
+        probe_steps=5,
+        probe_images=64,
+        gt_images=4,
+        max_k=2,
+        progress=False,
+    )
     f = Fitness.from_json(m["fitness"])
     assert f.num_images == 8 and f.checks["reconstruction"].value == pytest.approx(
-        m["reconstruction_l1"], abs=1e-6)  # the same reconstructions as the table
+        m["reconstruction_l1"], abs=1e-6
+    )  # the same reconstructions as the table
     # shapes has factors: the factor check uses the probe evaluate already trained
     assert f.checks["factors"].status in ("passed", "failed")
     assert set(f.checks["factors"].extra["per_factor"]) == set(m["ground_truth"]["factor_names"])

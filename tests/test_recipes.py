@@ -57,8 +57,15 @@ OLD_DEFAULTS = dict(
     eval_every=250,
     eval_images=64,
 )
-NEW_OFF = dict(rec_loss="l1", lambda_inv=0.0, cond_dropout=0.0, warmup_steps=0, warmup_adv=1.0,
-               compile=False, channels_last=False)
+NEW_OFF = dict(
+    rec_loss="l1",
+    lambda_inv=0.0,
+    cond_dropout=0.0,
+    warmup_steps=0,
+    warmup_adv=1.0,
+    compile=False,
+    channels_last=False,
+)
 
 
 def test_paper_recipe_is_the_old_defaults_exactly():

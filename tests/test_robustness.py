@@ -37,20 +37,55 @@ def clf_path(tmp_path_factory) -> str:
     from stylex.data import load_dataset
 
     out = tmp_path_factory.mktemp("clf") / "clf.pt"
-    train_classifier(load_dataset(DATA, resolution=16), out, epochs=1, batch=64, progress=False,
-                     width=8)
+    train_classifier(
+        load_dataset(DATA, resolution=16), out, epochs=1, batch=64, progress=False, width=8
+    )
     return str(out)
 
 
 def _train_cmd(run: Path, clf: str | None, steps: int, resume: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "stylex", "train", "--out", str(run), "--steps", str(steps),
-           "--no-progress", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stylex",
+        "train",
+        "--out",
+        str(run),
+        "--steps",
+        str(steps),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     if resume:
         return cmd + ["--resume"]
-    return cmd + ["--data", DATA, "--classifier", clf, "--resolution", "16", "--batch", "4",
-                  "--width", "16", "--w-dim", "16", "--mapping-layers", "2",
-                  "--checkpoint-every", str(EVERY), "--perceptual", "none", "--sample-every",
-                  "1000", "--eval-every", "1000", "--eval-images", "4", "--force"]
+    return cmd + [
+        "--data",
+        DATA,
+        "--classifier",
+        clf,
+        "--resolution",
+        "16",
+        "--batch",
+        "4",
+        "--width",
+        "16",
+        "--w-dim",
+        "16",
+        "--mapping-layers",
+        "2",
+        "--checkpoint-every",
+        str(EVERY),
+        "--perceptual",
+        "none",
+        "--sample-every",
+        "1000",
+        "--eval-every",
+        "1000",
+        "--eval-images",
+        "4",
+        "--force",
+    ]
 
 
 def _env(fault: str | None) -> dict:
@@ -63,8 +98,9 @@ def _env(fault: str | None) -> dict:
 
 def _kill_and_resume(tmp_path: Path, clf: str, fault: str) -> None:
     run = tmp_path / "run"
-    killed = subprocess.run(_train_cmd(run, clf, 12), env=_env(fault), capture_output=True,
-                            text=True, timeout=300)
+    killed = subprocess.run(
+        _train_cmd(run, clf, 12), env=_env(fault), capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -9, f"fault {fault} did not fire: {killed.stderr[-1500:]}"
     done = ckpt.list_checkpoints(run)
     last_step = int(done[-1].name.split("-")[1]) if done else 0
@@ -75,8 +111,13 @@ def _kill_and_resume(tmp_path: Path, clf: str, fault: str) -> None:
                 from safetensors.torch import load_file
 
                 load_file(str(f))
-    res = subprocess.run(_train_cmd(run, None, 12, resume=True), env=_env(None),
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        _train_cmd(run, None, 12, resume=True),
+        env=_env(None),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     if done:
         assert f"from step {last_step}" in res.stdout
@@ -86,8 +127,14 @@ def _kill_and_resume(tmp_path: Path, clf: str, fault: str) -> None:
 
 
 FAST_FAULTS = ["ckpt.file:7", "atomic.before_replace:9"]
-ALL_FAULTS = FAST_FAULTS + ["train.step:5", "ckpt.before_rename:2", "ckpt.after_rename:1",
-                            "ckpt.file:1", "atomic.before_replace:2", "train.step:11"]
+ALL_FAULTS = FAST_FAULTS + [
+    "train.step:5",
+    "ckpt.before_rename:2",
+    "ckpt.after_rename:1",
+    "ckpt.file:1",
+    "atomic.before_replace:2",
+    "train.step:11",
+]
 
 
 @pytest.mark.parametrize("fault", FAST_FAULTS)
@@ -97,7 +144,7 @@ def test_sigkill_matrix_fast(tmp_path, clf_path, fault):
 
 @pytest.mark.faults
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ALL_FAULTS[len(FAST_FAULTS):])
+@pytest.mark.parametrize("fault", ALL_FAULTS[len(FAST_FAULTS) :])
 def test_sigkill_matrix_full(tmp_path, clf_path, fault):
     _kill_and_resume(tmp_path, clf_path, fault)
 
@@ -116,8 +163,9 @@ def test_malicious_pickle_in_checkpoint_is_not_executed(tmp_path, clf_path):
     from stylex.training.setup import resume_run
 
     run = tmp_path / "run"
-    subprocess.run(_train_cmd(run, clf_path, 3), env=_env(None), check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        _train_cmd(run, clf_path, 3), env=_env(None), check=True, capture_output=True, timeout=300
+    )
     latest = ckpt.latest_checkpoint(run)
     _Evil.marker = str(tmp_path / "pwned")
     (latest / "state.pt").write_bytes(pickle.dumps({"step": _Evil()}))
@@ -157,8 +205,9 @@ def test_incompatible_run_folder_is_refused(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(RunError, match="not valid JSON"):
         RunConfig.read(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({"format_version": 99, "generator": {},
-                                                      "data": {}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"format_version": 99, "generator": {}, "data": {}})
+    )
     with pytest.raises(RunError, match="newer stylex"):
         RunConfig.read(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"foo": 1}))
@@ -167,8 +216,11 @@ def test_incompatible_run_folder_is_refused(tmp_path):
 
 
 def test_run_without_weights_says_how_to_fix(tmp_path, clf_path):
-    (tmp_path / "config.json").write_text(json.dumps({
-        "format_version": 1, "generator": {}, "data": {}, "train": {}, "classifier": {}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {"format_version": 1, "generator": {}, "data": {}, "train": {}, "classifier": {}}
+        )
+    )
     with pytest.raises(RunError, match="no trained weights"):
         Run.load(tmp_path, device="cpu")
 
@@ -185,8 +237,7 @@ def test_classifier_returning_nan_stops_training_setup(tmp_path):
     clf = tmp_path / "nan.pt"
     save_torchscript(NaNNet(), ClassifierContract(channels=3, resolution=16), clf)
     with pytest.raises(ClassifierError, match="(?i)nan|finite"):
-        create_run(tmp_path / "run", DATA, str(clf), resolution=16, device="cpu",
-                   progress=False)
+        create_run(tmp_path / "run", DATA, str(clf), resolution=16, device="cpu", progress=False)
     assert not (tmp_path / "run" / "config.json").exists()
 
 
@@ -202,15 +253,17 @@ def test_classifier_output_size_mismatch(tmp_path):
     clf = tmp_path / "three.pt"
     save_torchscript(Three(), ClassifierContract(channels=3, resolution=16), clf)
     with pytest.raises(ClassifierError, match="3"):
-        create_run(tmp_path / "run", DATA, str(clf), resolution=16, device="cpu",
-                   progress=False)
+        create_run(tmp_path / "run", DATA, str(clf), resolution=16, device="cpu", progress=False)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=12), st.data())
 def test_style_space_index_roundtrip_property(sizes, data):
-    layers = sorted(data.draw(st.lists(st.integers(0, 60), min_size=len(sizes),
-                                       max_size=len(sizes), unique=True)))
+    layers = sorted(
+        data.draw(
+            st.lists(st.integers(0, 60), min_size=len(sizes), max_size=len(sizes), unique=True)
+        )
+    )
     sp = StyleSpace(layers, sizes)
     assert sp.total == sum(sizes)
     i = data.draw(st.integers(0, sp.total - 1))
@@ -231,9 +284,25 @@ def test_style_space_index_roundtrip_property(sizes, data):
 def test_sigkill_during_attfind_then_resume(tiny_run, fault):
     from safetensors.torch import load_file
 
-    cmd = [sys.executable, "-m", "stylex", "attfind", "--run", str(tiny_run), "--num-images",
-           "16", "--top-k", "3", "--images-per-chunk", "4", "--no-progress", "--device", "cpu",
-           "--out", str(tiny_run / "af")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stylex",
+        "attfind",
+        "--run",
+        str(tiny_run),
+        "--num-images",
+        "16",
+        "--top-k",
+        "3",
+        "--images-per-chunk",
+        "4",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--out",
+        str(tiny_run / "af"),
+    ]
     killed = subprocess.run(cmd, env=_env(fault), capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-1500:]
     partial = tiny_run / "af" / "partial"
@@ -245,14 +314,21 @@ def test_sigkill_during_attfind_then_resume(tiny_run, fault):
     assert not (tiny_run / "af" / "attributes.json").exists()  # nothing that looks complete
     done = subprocess.run(cmd, env=_env(None), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-1500:]
-    again = subprocess.run(cmd + ["--no-resume", "--out", str(tiny_run / "af2")],
-                           env=_env(None), capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        cmd + ["--no-resume", "--out", str(tiny_run / "af2")],
+        env=_env(None),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0
     a = load_file(str(tiny_run / "af" / "effects.safetensors"))
     b = load_file(str(tiny_run / "af2" / "effects.safetensors"))
     assert torch.equal(a["delta"], b["delta"])
-    assert json.loads((tiny_run / "af" / "attributes.json").read_text())["classes"] == \
-        json.loads((tiny_run / "af2" / "attributes.json").read_text())["classes"]
+    assert (
+        json.loads((tiny_run / "af" / "attributes.json").read_text())["classes"]
+        == json.loads((tiny_run / "af2" / "attributes.json").read_text())["classes"]
+    )
 
 
 def test_atomic_writes_get_the_usual_permissions(tmp_path):

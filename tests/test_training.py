@@ -41,15 +41,33 @@ def clf_path(tmp_path_factory) -> str:
 
 
 def tiny_cfg(**kw) -> TrainConfig:
-    base = dict(steps=6, batch=4, checkpoint_every=3, sample_every=3, eval_every=3,
-                eval_images=8, log_every=1, perceptual="none", r1_every=2)
+    base = dict(
+        steps=6,
+        batch=4,
+        checkpoint_every=3,
+        sample_every=3,
+        eval_every=3,
+        eval_images=8,
+        log_every=1,
+        perceptual="none",
+        r1_every=2,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def make(tmp, clf, name="run", **kw):
-    return create_run(tmp / name, DATA, clf, resolution=16, train=tiny_cfg(**kw), size=TINY,
-                      device="cpu", progress=False, force=True)
+    return create_run(
+        tmp / name,
+        DATA,
+        clf,
+        resolution=16,
+        train=tiny_cfg(**kw),
+        size=TINY,
+        device="cpu",
+        progress=False,
+        force=True,
+    )
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -72,18 +90,38 @@ def test_loss_functions_known_values():
 
 
 def test_train_writes_run_and_losses_decrease(tmp_path, clf_path):
-    tr = make(tmp_path, clf_path, steps=40, lr_g=0.005, lr_e=0.005, checkpoint_every=20,
-              sample_every=40, eval_every=40)
+    tr = make(
+        tmp_path,
+        clf_path,
+        steps=40,
+        lr_g=0.005,
+        lr_e=0.005,
+        checkpoint_every=20,
+        sample_every=40,
+        eval_every=40,
+    )
     result = tr.train()
     run = tmp_path / "run"
-    for f in ("config.json", "classifier.pt", "generator.safetensors", "encoder.safetensors",
-              "discriminator.safetensors", "log.jsonl"):
+    for f in (
+        "config.json",
+        "classifier.pt",
+        "generator.safetensors",
+        "encoder.safetensors",
+        "discriminator.safetensors",
+        "log.jsonl",
+    ):
         assert (run / f).is_file(), f
     assert list((run / "samples").glob("*.png"))
     assert list((run / "tb").iterdir())
     assert {"consistency", "prob_diff", "rec_l1", "cond_row_norm", "cond_active"} <= set(result)
-    assert set(result) <= {"consistency", "prob_diff", "rec_l1", "cond_row_norm", "cond_active",
-                           "cond_flip"}
+    assert set(result) <= {
+        "consistency",
+        "prob_diff",
+        "rec_l1",
+        "cond_row_norm",
+        "cond_active",
+        "cond_flip",
+    }
     import json
 
     recs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -180,11 +218,39 @@ def _cli(*args, env=None):
 
 def test_sigkill_during_training_then_resume(tmp_path, clf_path):
     run = tmp_path / "run"
-    cmd = _cli("train", "--data", DATA, "--classifier", clf_path, "--out", str(run),
-               "--resolution", "16", "--steps", "400", "--batch", "4", "--width", "16",
-               "--w-dim", "16", "--mapping-layers", "2", "--checkpoint-every", "5",
-               "--perceptual", "none", "--no-progress", "--device", "cpu",
-               "--sample-every", "1000", "--eval-every", "1000", "--force")
+    cmd = _cli(
+        "train",
+        "--data",
+        DATA,
+        "--classifier",
+        clf_path,
+        "--out",
+        str(run),
+        "--resolution",
+        "16",
+        "--steps",
+        "400",
+        "--batch",
+        "4",
+        "--width",
+        "16",
+        "--w-dim",
+        "16",
+        "--mapping-layers",
+        "2",
+        "--checkpoint-every",
+        "5",
+        "--perceptual",
+        "none",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "1000",
+        "--eval-every",
+        "1000",
+        "--force",
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
@@ -194,27 +260,59 @@ def test_sigkill_during_training_then_resume(tmp_path, clf_path):
     proc.wait()
     done = ckpt.list_checkpoints(run)
     assert done, proc.stdout.read().decode()[-2000:]
-    out = subprocess.run(_cli("train", "--out", str(run), "--resume", "--steps",
-                              str(int(done[-1].name.split("-")[1]) + 5), "--no-progress",
-                              "--device", "cpu"),
-                         env=env, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        _cli(
+            "train",
+            "--out",
+            str(run),
+            "--resume",
+            "--steps",
+            str(int(done[-1].name.split("-")[1]) + 5),
+            "--no-progress",
+            "--device",
+            "cpu",
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "resuming" in out.stdout
 
 
 def _ddp_worker(rank, world, port, run_dir, clf, result_dir):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world),
-                      RANK=str(rank), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(world),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+    )
     torch.set_num_threads(1)
-    tr = create_run(run_dir, DATA, clf, resolution=16, train=tiny_cfg(steps=3, batch=4),
-                    size=TINY, device="cpu", progress=False, force=True)
+    tr = create_run(
+        run_dir,
+        DATA,
+        clf,
+        resolution=16,
+        train=tiny_cfg(steps=3, batch=4),
+        size=TINY,
+        device="cpu",
+        progress=False,
+        force=True,
+    )
     tr.train()
-    state = {f"{n}.{k}": v for n, m in (("G", tr.G), ("E", tr.E), ("D", tr.D))
-             for k, v in m.state_dict().items()}
+    state = {
+        f"{n}.{k}": v
+        for n, m in (("G", tr.G), ("E", tr.E), ("D", tr.D))
+        for k, v in m.state_dict().items()
+    }
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in state.items()}, str(Path(result_dir) /
-                                                                  f"rank{rank}.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in state.items()},
+        str(Path(result_dir) / f"rank{rank}.safetensors"),
+    )
     import torch.distributed as dist
 
     dist.destroy_process_group()
@@ -229,8 +327,12 @@ def test_ddp_two_processes_gloo_keep_weights_identical(tmp_path, clf_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "run"), clf_path, str(tmp_path)),
-             nprocs=2, join=True)
+    mp.spawn(
+        _ddp_worker,
+        args=(2, port, str(tmp_path / "run"), clf_path, str(tmp_path)),
+        nprocs=2,
+        join=True,
+    )
     a = load_file(str(tmp_path / "rank0.safetensors"))
     b = load_file(str(tmp_path / "rank1.safetensors"))
     assert a.keys() == b.keys()
@@ -253,8 +355,9 @@ def test_cond_sparsity_shrinks_condition_rows_and_cf_loss_is_logged(tmp_path, cl
 
     plain = make(tmp_path, clf_path, "plain", steps=30, lr_g=0.01)
     plain.train()
-    sparse = make(tmp_path, clf_path, "sparse", steps=30, lr_g=0.01, cond_sparsity=50.0,
-                  lambda_cf=1.0)
+    sparse = make(
+        tmp_path, clf_path, "sparse", steps=30, lr_g=0.01, cond_sparsity=50.0, lambda_cf=1.0
+    )
     sparse.train()
     a = plain.G.condition_usage()["cond_row_norm"]
     b = sparse.G.condition_usage()["cond_row_norm"]
@@ -263,8 +366,10 @@ def test_cond_sparsity_shrinks_condition_rows_and_cf_loss_is_logged(tmp_path, cl
     cf = [r["cf"] for r in recs if "cf" in r]
     assert len(cf) == 30 and all(torch.isfinite(torch.tensor(cf)))
     assert all("cond_lasso" in r for r in recs if "loss_g" in r)
-    assert not any("cf" in r for r in
-                   map(json.loads, (tmp_path / "plain" / "log.jsonl").read_text().splitlines()))
+    assert not any(
+        "cf" in r
+        for r in map(json.loads, (tmp_path / "plain" / "log.jsonl").read_text().splitlines())
+    )
 
 
 def test_config_rejects_negative_new_weights():
@@ -277,9 +382,18 @@ def test_config_rejects_negative_new_weights():
 def test_init_from_starts_from_the_source_weights(tmp_path, clf_path):
     src = make(tmp_path, clf_path, "src", steps=3)
     src.train()
-    ft = create_run(tmp_path / "ft", DATA, clf_path, resolution=16, train=tiny_cfg(steps=2),
-                    size=ModelSize(), device="cpu", progress=False, init_from=tmp_path / "src",
-                    force=True)
+    ft = create_run(
+        tmp_path / "ft",
+        DATA,
+        clf_path,
+        resolution=16,
+        train=tiny_cfg(steps=2),
+        size=ModelSize(),
+        device="cpu",
+        progress=False,
+        init_from=tmp_path / "src",
+        force=True,
+    )
     # the source's model size wins over `size`, and its exported weights are loaded
     assert ft.gen_cfg.channel_max == TINY.channel_max
     exported = weights(tmp_path / "src")
@@ -300,12 +414,21 @@ def test_init_from_starts_from_the_source_weights(tmp_path, clf_path):
 def test_init_from_rejects_a_mismatched_run(tmp_path, clf_path, capsys):
     make(tmp_path, clf_path, "src", steps=1).train()
     with pytest.raises(RunError, match="cond_dim"):
-        create_run(tmp_path / "ft", DATA, clf_path, resolution=16,
-                   train=tiny_cfg(baseline=True), device="cpu", progress=False,
-                   init_from=tmp_path / "src", force=True)
+        create_run(
+            tmp_path / "ft",
+            DATA,
+            clf_path,
+            resolution=16,
+            train=tiny_cfg(baseline=True),
+            device="cpu",
+            progress=False,
+            init_from=tmp_path / "src",
+            force=True,
+        )
     from stylex.cli import main
 
-    code = main(["train", "--out", str(tmp_path / "src"), "--resume", "--init-from",
-                 str(tmp_path / "src")])
+    code = main(
+        ["train", "--out", str(tmp_path / "src"), "--resume", "--init-from", str(tmp_path / "src")]
+    )
     assert code == 1
     assert "cannot be combined with --resume" in capsys.readouterr().err

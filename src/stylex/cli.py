@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from stylex import __version__
-from stylex.classifier_contract_cli import join_negative_values
+from stylex.classifier.options import join_negative_values
 from stylex.errors import StylexError
 
 # command -> (module, one-line help)

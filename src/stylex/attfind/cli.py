@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stylex.attfind.api import DEFAULT_CANDIDATES_PER_TOP_K
 from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD
-from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.classifier.options import add_contract_arguments, contract_from_args
 from stylex.runtime import add_device_argument
 
 

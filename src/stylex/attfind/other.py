@@ -31,9 +31,9 @@ def load_other_classifier(
     run, spec: str, contract: dict | None = None, force: bool = False, verbose: bool = True
 ):
     """Load ``spec`` for ``run`` (on its device) with ``contract`` fields over its own, checked
-    against the run's held-out data (:func:`stylex.classifier_check.load_checked_classifier`);
+    against the run's held-out data (:func:`stylex.classifier.load_checked_classifier`);
     returns ``(classifier, default output folder RUN/attfind-<name>)``."""
-    from stylex.classifier_check import load_checked_classifier
+    from stylex.classifier import load_checked_classifier
 
     clf = load_checked_classifier(spec, run.dataset("val"), contract, run.device, force, verbose)
     if list(clf.class_names) != list(run.class_names):

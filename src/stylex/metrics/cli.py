@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.classifier.options import add_contract_arguments, contract_from_args
 from stylex.runtime import add_device_argument
 
 

@@ -29,6 +29,7 @@ from stylex.metrics.probe import (
 )
 from stylex.models.io import load_state, save_state
 from stylex.utils.fs import atomic_write_json, read_versioned_json
+from stylex.utils.images import from_uint8
 
 
 def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -101,7 +102,7 @@ def train_probe(
     ``shapes``)."""
     dev = torch.device(device)
     if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1.0
+        images = from_uint8(images)
     factors = torch.as_tensor(factors, dtype=torch.float32)
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -147,7 +148,7 @@ def probe_errors(
     categorical → ``accuracy``; circular → mean circular ``abs_error`` (cycles, 0…½);
     continuous → mean ``abs_error``; each with ``normalised`` = error / the factor's scale."""
     if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1.0
+        images = from_uint8(images)
     pred = probe.predict(images)
     out = {}
     for j, spec in enumerate(probe.specs):
@@ -252,9 +253,7 @@ def load_or_train_probe(
     )
     degraded = {}
     if augment and len(test):
-        timg = generator_artefacts(
-            test.images.float() / 127.5 - 1.0, torch.Generator().manual_seed(seed + 2)
-        )
+        timg = generator_artefacts(from_uint8(test.images), torch.Generator().manual_seed(seed + 2))
         degraded = probe_errors(probe, timg, test.factors)
     info = {
         "format_version": PROBE_FORMAT,

@@ -2,8 +2,9 @@
 
 Every section that shows numbers of ``stylex evaluate`` reads them through this module: the
 file (:func:`load_report_metrics`), the rows of the metrics table and what each key means
-(:data:`METRIC_ROWS`, :data:`GT_ROWS`), and the accessors of its nested parts
-(:func:`sufficiency`, :func:`classes`, :func:`per_class`).
+(:data:`METRIC_ROWS`, :data:`GT_ROWS`: views of :data:`stylex.metrics.result.METRICS`, the
+one list of metric descriptions that ``stylex evaluate``'s table also shows), and the
+accessors of its nested parts (:func:`sufficiency`, :func:`classes`, :func:`per_class`).
 """
 
 from __future__ import annotations
@@ -13,23 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from stylex.errors import RunError
-from stylex.metrics.evaluate import METRICS_FILE, METRICS_FORMAT
-from stylex.utils.fs import read_versioned_json
+from stylex.metrics.result import METRICS, METRICS_FILE, MetricInfo, MetricsResult
 
-# key, label, description, which way is better ("up" / "down" / None)
+
+def _direction(m: MetricInfo) -> str | None:
+    return None if m.higher_is_better is None else ("up" if m.higher_is_better else "down")
+
+
+# The metrics table's rows, from the one list of metric descriptions (stylex.metrics.result):
+# (key, label, description, which way is better: "up" / "down" / None)
 METRIC_ROWS: list[tuple[str, str, str, str | None]] = [
-    ("consistency", "Classifier consistency", "share of G(E(x)) keeping x's class", "up"),
-    ("prob_diff", "Probability difference", "mean |p(x) − p(x′)| of x's predicted class", "down"),
-    ("prob_tv", "Probability TV distance", "mean ½Σ|p(x) − p(x′)|", "down"),
-    ("reconstruction_l1", "Reconstruction L1", "mean |x − x′|, images in [−1, 1]", "down"),
-    ("perceptual", "Perceptual distance", "LPIPS-like on EfficientNet-Lite0 features", "down"),
-    ("fd_samples", "FD (random samples)", "Fréchet distance, real vs G(z)", "down"),
-    ("fd_reconstructions", "FD (reconstructions)", "Fréchet distance, real vs G(E(x))", "down"),
-    ("fd_real_reference", "FD (real reference)", "two real sets of this size: the floor", None),
+    (m.key, m.label, m.description, _direction(m))
+    for m in METRICS
+    if m.section is None and m.key != "sufficiency_k0"  # k=0 is shown with the curve
 ]
-GT_ROWS = [
-    ("precision_top5", "Ground truth: precision@5", "top-5 that change a used factor", "up"),
-    ("recall_top10", "Ground truth: recall@10", "used factors found in the top 10", "up"),
+GT_ROWS: list[tuple[str, str, str, str | None]] = [
+    (m.key.split(".", 1)[1], m.label, m.description, _direction(m))
+    for m in METRICS
+    if m.section == "ground_truth" and m.in_table
 ]
 SECTION_KEYS = {"baseline", "difference", "sufficiency", "ground_truth"}
 META_KEYS = {"format_version", "num_images", "baseline_run", "seed", "same_images"}
@@ -40,7 +42,7 @@ def read_metrics(path: Path) -> tuple[dict | None, str]:
     if not path.is_file():
         return None, ""
     try:
-        return read_versioned_json(path, METRICS_FORMAT, what="metrics"), ""
+        return MetricsResult.load(path).data, ""
     except (OSError, RunError) as e:
         return None, f"{path.name} could not be read ({e})"
 

@@ -39,7 +39,7 @@ def train(
             ``resolution``, ``channels``, ``mean``, ``std``, ``output``, ``class_names``);
             stored in the run.
         force: train even when the classifier check fails (at chance, reversed class order,
-            or another contract far more accurate; see :mod:`stylex.classifier_check`).
+            or another contract far more accurate; see :mod:`stylex.classifier.diagnose`).
     """
     if config is None:
         config = recipe_config()

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from stylex.classifier_contract_cli import add_contract_arguments, contract_from_args
+from stylex.classifier.options import add_contract_arguments, contract_from_args
 from stylex.errors import StylexError
 from stylex.metrics.fitness.store import fitness_after_training
 from stylex.runtime import add_device_argument

@@ -10,8 +10,14 @@ from torch import nn
 
 from stylex import __version__
 from stylex import distributed as distr
-from stylex.classifier import Classifier, load_classifier, save_torchscript
-from stylex.classifier_check import class_order_spec, diagnose_classifier, match_class_order
+from stylex.classifier import (
+    Classifier,
+    class_order_spec,
+    diagnose_classifier,
+    load_classifier,
+    match_class_order,
+    save_torchscript,
+)
 from stylex.errors import ClassifierError, RunError
 from stylex.models import GeneratorConfig
 from stylex.models.io import load_state
@@ -51,7 +57,7 @@ def create_run(
     this run (fine-tuning, fresh optimisers); its generator config replaces ``size``.
     ``contract``: classifier contract fields over the classifier's own (the resolved contract
     is stored in the run). The classifier is checked against the data
-    (:func:`stylex.classifier_check.diagnose_classifier`): data whose class names are the
+    (:func:`stylex.classifier.diagnose_classifier`): data whose class names are the
     classifier's in another order is used in the classifier's order (``config.json`` then
     holds the re-ordered spec), and a classifier at chance, with a reversed class order or a
     contract that another one beats by far raises :class:`ClassifierError` unless ``force``.

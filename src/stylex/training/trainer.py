@@ -45,6 +45,7 @@ from stylex.training.networks import build_models
 from stylex.training.run_config import RunConfig
 from stylex.training.stylex_loss import StepStats, StylExLoss, training_condition
 from stylex.utils.faults import fault_point
+from stylex.utils.images import from_uint8
 
 
 class TrainingDiverged(StylexError):
@@ -178,7 +179,7 @@ class Trainer:
         )
         b = self.per_rank_batch
         idx = idx[self.dist.rank * b : (self.dist.rank + 1) * b]
-        return self.images.index_select(0, idx).float() / 127.5 - 1.0
+        return from_uint8(self.images.index_select(0, idx))
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """One D step and one G+E step. Returns the step's scalars as detached device tensors

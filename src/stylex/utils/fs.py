@@ -62,7 +62,5 @@ def read_versioned_json(
         raise RunError(f"{path} is not a JSON object")
     version = obj.get("format_version", 0)
     if not isinstance(version, int) or version > max_version:
-        raise RunError(
-            f"{path} was written by a newer stylex (format {version!r}); upgrade stylex"
-        )
+        raise RunError(f"{path} was written by a newer stylex (format {version!r}); upgrade stylex")
     return obj

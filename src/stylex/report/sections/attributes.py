@@ -4,9 +4,11 @@ and original/edited pairs (also used side by side in the baseline section)."""
 from __future__ import annotations
 
 import io
+import math
 
 from PIL import Image
 
+from stylex.attfind.visibility import difference_image
 from stylex.explain import AttributeView, Explainer
 from stylex.report.context import ReportContext
 from stylex.report.html import data_uri, esc, fmt, img_tag, missing, slug
@@ -54,8 +56,9 @@ def attribute_card(
     if n:
         figs.append(
             f'<div class="legend" style="--side:{side}px"><span>original</span>'
-            "<span>with attribute</span></div>"
+            "<span>with attribute</span><span>difference</span></div>"
         )
+    diffs = difference_image(view.originals[:n], view.edited[:n])
     for j in range(n):
         before, after = float(view.probs_before[j, y]), float(view.probs_after[j, y])
         flip = bool(view.flipped[j])
@@ -63,12 +66,14 @@ def attribute_card(
             f'<figure class="pair stack{" flip" if flip else ""}"><div class="imgs">'
             + img_tag(view.originals[j], scale, f"{view.image_ids[j]} original")
             + img_tag(view.edited[j], scale, f"{view.image_ids[j]} edited", "after")
+            + img_tag(diffs[j], scale, f"{view.image_ids[j]} difference", "diff")
             + f"</div><figcaption>p({cls_y})<br><b>{before:.2f} → {after:.2f}</b>"
             + (' <span class="flip-text">flips</span>' if flip else "")
             + "</figcaption></figure>"
         )
     considered = ex.result[view.class_name].num_considered
     stats = f"effect {a.effect:.3f} · flipped {a.flipped}/{considered} · mean Δ {a.mean_delta:+.3f}"
+    stats += strength_note(ex, view)
     return (
         f'<div class="card attr-card{" compact" if compact else ""}"><div class="attr-head">'
         f'<span class="rank">#{view.rank + 1}</span>'
@@ -76,6 +81,23 @@ def attribute_card(
         f'<span class="stats">{stats}</span></div>'
         f'<div class="row attr-body">{"".join(figs)}</div></div>'
     )
+
+
+def strength_note(ex: Explainer, view: AttributeView) -> str:
+    """Where the pairs are shown: AttFind's strength, or the attribute's display strength
+    (stylex.attfind.visibility) with what it does there."""
+    t, base = view.shift_size, ex.effects.shift_size
+    vis = view.attribute.extra.get("visibility")
+    if vis is None or not math.isclose(t, float(vis["shift"])):
+        return f" · shown at strength {t:g}"
+    note = f" · shown at strength {t:g}"
+    if not math.isclose(t, base):
+        note += f" (×{t / base:g} AttFind's"
+        note += ", past the range seen on real images)" if vis["extrapolated"] else ")"
+    note += f": pixel change {vis['change']:.2f}, mean Δp {vis['delta_p']:+.3f}"
+    if not (vis["visible"] and vis["acts"]):
+        note += " (weak even there)"
+    return note
 
 
 def class_attributes(ctx: ReportContext, ex: Explainer, cls: str, top_k: int, compact: bool) -> str:
@@ -100,7 +122,8 @@ def class_attributes(ctx: ReportContext, ex: Explainer, cls: str, top_k: int, co
         )
         parts.append(f'<table class="data">{hdr}{rows}</table>')
     for r in range(len(attrs)):
-        view = ex.attribute_view(cls, r, 3 if compact else ctx.opt.num_images)
+        shift = ex.display_shift(ca.attributes[r])
+        view = ex.attribute_view(cls, r, 3 if compact else ctx.opt.num_images, shift=shift)
         parts.append(attribute_card(ctx, ex, view, compact))
     return "".join(parts)
 
@@ -115,9 +138,14 @@ def attributes_section(ctx: ReportContext) -> str:
         '<p class="note">Per class, the StyleSpace coordinates AttFind found to raise the '
         "classifier's probability of that class most (effect = mean increase over images "
         "predicted as another class; flipped = images whose predicted class becomes this "
-        f"one). Each pair: the reconstruction and the same with the attribute applied "
-        f"(shift size {ex.shift_size:g}); red frames mark flips. The GIF sweeps the "
-        "coordinate from its minimum to its maximum on the first image.</p>"
+        "one; both at AttFind's shift size "
+        f"{ex.shift_size:g}). Each pair: the reconstruction, the same with the attribute "
+        "applied, and where the picture changed (black: unchanged; red → yellow → white: "
+        "larger change); red frames mark flips. The pairs show each attribute at its display "
+        "strength: the smallest multiple of AttFind's shift (1, 1.5, 2, 3, 4×) at which its "
+        "change is visible and moves the class probability by 0.1 on average; beyond 1× the "
+        "edit goes past the values seen on real images, which the card says. The GIF sweeps "
+        "the coordinate from its minimum to its maximum on the first image.</p>"
     )
     names = ex.result.class_names
     blocks = []
