@@ -15,7 +15,9 @@ demo: setup
 	$(BIN)/stylex demo --force
 
 test: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 test-slow: setup
@@ -25,12 +27,13 @@ test-faults: setup
 	$(BIN)/python -m pytest -m faults tests/test_robustness.py
 
 lint:
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
 
 format:
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
 
 bench: setup
 	$(BIN)/python benchmarks/generator.py
