@@ -165,6 +165,31 @@ def test_sufficiency_shift_size_and_no_attributes():
     assert empty.rates == [[0.0] * 3, [0.0] * 3] and empty.num_attributes == [0, 0]
 
 
+def test_sufficiency_per_edit_strength():
+    """An edit's own ``shift`` (the display strength) overrides the call's shift size."""
+    from types import SimpleNamespace
+
+    styles, predicted, space, attrs = _toy_problem()
+    # class 1's edits at half strength each, given per edit instead of by the call
+    halves = [
+        [SimpleNamespace(index=a.index, target=a.target, shift=0.5) for a in c] for c in attrs
+    ]
+    res = sufficiency(
+        _ToyGenerator(), _toy_classifier, styles, predicted, halves, space, 1.0, max_k=2
+    )
+    assert res.rates[1] == pytest.approx([0.0, 0.25])  # as with shift_size 0.5 for all
+    ref = reference_sufficiency(
+        _ToyGenerator(), _toy_classifier, styles, predicted, halves, space, 1.0, max_k=2
+    )
+    assert ref.rates == res.rates
+    # None falls back to the call's shift size
+    unset = [
+        [SimpleNamespace(index=a.index, target=a.target, shift=None) for a in c] for c in attrs
+    ]
+    full = sufficiency(_ToyGenerator(), _toy_classifier, styles, predicted, unset, space, 1.0, 2)
+    assert full.rates[1] == pytest.approx([0.25, 0.75])
+
+
 def test_sufficiency_fast_path_equals_reference_on_a_generator():
     from stylex.models import Generator, GeneratorConfig
 
@@ -197,6 +222,13 @@ def test_sufficiency_fast_path_equals_reference_on_a_generator():
     fast = sufficiency(g, clf, styles, predicted, attrs, space, 1.0, max_k=5, batch=3)
     ref = reference_sufficiency(g, clf, styles, predicted, attrs, space, 1.0, max_k=5)
     assert fast.rates == ref.rates and fast.k0 == ref.k0
+    # with per-edit strengths (the display strengths) the two paths still agree
+    for c in attrs:
+        for j, a in enumerate(c):
+            a.shift = (1.0, 2.0, 3.0, None)[j]
+    fast = sufficiency(g, clf, styles, predicted, attrs, space, 1.0, max_k=5, batch=3)
+    ref = reference_sufficiency(g, clf, styles, predicted, attrs, space, 1.0, max_k=5)
+    assert fast.rates == ref.rates
 
 
 # ------------------------------------------------------------------------------ realism
@@ -447,6 +479,10 @@ def test_cli_evaluate_with_baseline(tiny_run, tiny_baseline_run, capsys):
     for k in keys:
         assert k in m and k in m["baseline"], k
     assert m["num_images"] == 16 and list(m["sufficiency"]) == ["1", "2", "3", "4"]
+    # AttFind recorded display strengths: sufficiency at those strengths is reported beside
+    assert list(m["sufficiency_display"]) == ["1", "2", "3", "4"]
+    assert all(0 <= v <= 1 for v in m["sufficiency_display"].values())
+    assert "sufficiency_display" in m["difference"] and "sufficiency shown top-1" in out
     assert 0 <= m["consistency"] <= 1 and m["baseline"]["baseline_run"] is True
     assert m["images"]["attfind_overlap"] == 6  # 26 held-out images, AttFind used 16
     gt = m["ground_truth"]

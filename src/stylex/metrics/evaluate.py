@@ -15,7 +15,9 @@ counts them). With a baseline on the same data both runs are measured on the sam
 ``prob_diff``, ``prob_tv``  mean ``|p_ŷ(x) − p_ŷ(x')|`` (ŷ = class predicted on x), mean TV
 ``sufficiency``            ``{"1": …, "10": …}`` flip rate of the top-k attributes, mean over
                            classes; ``sufficiency_per_class``, ``sufficiency_details``;
-                           ``sufficiency_k0``: the rate with no edit (recon. inconsistency)
+                           ``sufficiency_k0``: the rate with no edit (recon. inconsistency);
+                           ``sufficiency_display``: the same with each attribute at its
+                           display strength (the strength the report shows it at)
 ``reconstruction_l1``      mean ``|x − x'|`` in [-1, 1] units
 ``perceptual``             mean LPIPS-like EfficientNet-Lite0 distance (not LPIPS)
 ``fd_samples``             FD real vs random samples — EfficientNet-Lite0 features, *not
@@ -140,6 +142,12 @@ def _evaluate_one(
         run, attfind, images, predicted, max_k=max_k, batch=batch, styles=styles, progress=progress
     )
     out.update(suff.to_json())
+    if any("visibility" in a.extra for c in attfind.classes for a in c.attributes):
+        shown = run_sufficiency(
+            run, attfind, images, predicted, max_k=max_k, batch=batch, styles=styles,
+            display=True,
+        )  # fmt: skip
+        out["sufficiency_display"] = shown.to_json()["sufficiency"]
     t["sufficiency"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

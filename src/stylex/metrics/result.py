@@ -45,6 +45,9 @@ DEFINITIONS = {
     "after applying y's top-k AttFind attributes cumulatively to E(x) and regenerating; mean "
     "over classes; a class with fewer than k attributes carries its last value",
     "sufficiency_k0": "the same share with no edit (reconstruction already predicted y)",
+    "sufficiency_display": "sufficiency with each attribute at its display strength (the "
+    "smallest multiple 1-4x of AttFind's shift at which its edit is visible and moves p by 0.1; "
+    "stylex.attfind.visibility), as the report shows it",
     "reconstruction_l1": "mean |x - G(E(x))| per pixel, images in [-1, 1]",
     "perceptual": "mean LPIPS-like distance on EfficientNet-Lite0 features (not LPIPS)",
     "fd": FD_NOTE,
@@ -109,6 +112,10 @@ METRICS: tuple[MetricInfo, ...] = (
                None, "share already of the class before any edit (reconstruction)"),
     MetricInfo("sufficiency", "Sufficiency (flip rate) top-k", "sufficiency top-{k}", 3, True,
                "share turned into class y by y's top-k attributes together", per_k=True),
+    MetricInfo("sufficiency_display", "Sufficiency at display strength top-k",
+               "sufficiency shown top-{k}", 3, True,
+               "the same with each attribute at the strength the report shows it (may lie past "
+               "the range seen on real images)", per_k=True),
     MetricInfo("reconstruction_l1", "Reconstruction L1", "reconstruction L1 ([-1,1])", 4, False,
                "mean |x − x′|, images in [−1, 1]"),
     MetricInfo("perceptual", "Perceptual distance", "perceptual (EffNet-Lite0)", 4, False,
@@ -175,7 +182,8 @@ def clean_json(x: Any) -> Any:
 
 def difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     """``metrics.json["difference"]``: run ``a`` − baseline ``b`` for every top-level number of
-    :data:`METRICS`, every k of ``sufficiency`` (NaN where either is missing) and the
+    :data:`METRICS`, every k of each per-k number (``sufficiency``, ``sufficiency_display``;
+    NaN where either is missing) and the
     ``ground_truth`` scores."""
     out: dict[str, Any] = {}
     for m in METRICS:
@@ -183,15 +191,18 @@ def difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
             va, vb = a.get(m.key), b.get(m.key)
             if isinstance(va, int | float) and isinstance(vb, int | float):
                 out[m.key] = va - vb
-    sa, sb = a.get("sufficiency") or {}, b.get("sufficiency") or {}
-    out["sufficiency"] = {
-        k: (
-            sa[k] - sb[k]
-            if isinstance(sa.get(k), float) and isinstance(sb.get(k), float)
-            else float("nan")
-        )
-        for k in sa
-    }
+    for m in METRICS:
+        if not m.per_k or m.key not in a:
+            continue
+        sa, sb = a.get(m.key) or {}, b.get(m.key) or {}
+        out[m.key] = {
+            k: (
+                sa[k] - sb[k]
+                if isinstance(sa.get(k), float) and isinstance(sb.get(k), float)
+                else float("nan")
+            )
+            for k in sa
+        }
     ga, gb = a.get("ground_truth"), b.get("ground_truth")
     if ga and gb:
         gt_keys = [m.key.split(".", 1)[1] for m in METRICS if m.section == "ground_truth"]

@@ -47,10 +47,20 @@ from stylex.models.stylespace import edit as edit_styles
 
 
 class Edit(Protocol):
-    """Anything with a flat StyleSpace ``index`` and a ``target`` value (e.g. an Attribute)."""
+    """Anything with a flat StyleSpace ``index`` and a ``target`` value (e.g. an Attribute).
+
+    An edit may also carry its own strength ``shift`` (the display strength,
+    :mod:`stylex.attfind.visibility`); without one (or None) the call's ``shift_size`` applies.
+    """
 
     index: int
     target: float
+
+
+def edit_shift(a: Edit, shift_size: float) -> float:
+    """The strength of edit ``a``: its own ``shift`` when it has one, else ``shift_size``."""
+    own = getattr(a, "shift", None)
+    return float(shift_size if own is None else own)
 
 
 @dataclass
@@ -197,7 +207,8 @@ def sufficiency(
         }
         cur = s_b
         for k, a in enumerate(attrs):
-            cur = edit_styles(cur, space, int(a.index), float(a.target), shift_size)
+            t = edit_shift(a, shift_size)
+            cur = edit_styles(cur, space, int(a.index), float(a.target), t)
             img = generator.run_from(states[starts[k]], cur, starts[k], noise_mode="const")
             hits[y][k] += int((_predict(classifier, img) == y).sum())
         if bar is not None:
@@ -236,7 +247,8 @@ def reference_sufficiency(
             for k in range(len(attrs)):
                 cur = s_i
                 for a in attrs[: k + 1]:
-                    cur = edit_styles(cur, space, int(a.index), float(a.target), shift_size)
+                    t = edit_shift(a, shift_size)
+                    cur = edit_styles(cur, space, int(a.index), float(a.target), t)
                 img = generator.synthesize(cur, noise_mode="const")
                 hits[y][k] += int(_predict(classifier, img)[0] == y)
     return _finish(hits, k0_hits, counts, class_attributes, max_k, class_names)
@@ -247,11 +259,14 @@ def reference_sufficiency(
 class _Target:
     index: int
     target: float
+    shift: float | None = None
 
 
-def attribute_edits(attfind) -> list[list[_Target]]:
+def attribute_edits(attfind, display: bool = False) -> list[list[_Target]]:
     """Per class (in classifier order) the ordered ``(index, target)`` edits of an
-    :class:`~stylex.attfind.AttFindResult`; a missing target is taken from its effects."""
+    :class:`~stylex.attfind.AttFindResult`; a missing target is taken from its effects. With
+    ``display``, each edit carries its attribute's display strength (``None`` when AttFind
+    recorded none: AttFind's shift size applies)."""
     targets = attfind.effects.targets
     k = max([c.class_index for c in attfind.classes], default=-1) + 1
     out: list[list[_Target]] = [[] for _ in range(k)]
@@ -260,7 +275,9 @@ def attribute_edits(attfind) -> list[list[_Target]]:
             t = float(a.target)
             if not math.isfinite(t):
                 t = float(targets[a.direction_index, a.index])
-            out[c.class_index].append(_Target(int(a.index), t))
+            vis = a.extra.get("visibility") if display else None
+            shift = float(vis["shift"]) if vis else None
+            out[c.class_index].append(_Target(int(a.index), t, shift))
     return out
 
 
@@ -309,15 +326,18 @@ def run_sufficiency(
     batch: int | None = None,
     styles: list[torch.Tensor] | None = None,
     progress: bool = False,
+    display: bool = False,
 ) -> SufficiencyResult:
     """:func:`sufficiency` of a :class:`~stylex.run.Run` with its AttFind result on
-    ``images [N, C, R, R]`` in [-1, 1]; ``predicted [N]`` = the classifier's class on them."""
+    ``images [N, C, R, R]`` in [-1, 1]; ``predicted [N]`` = the classifier's class on them.
+    ``display``: each attribute at its display strength (the strength the report shows it
+    at) instead of AttFind's shift size."""
     space = attfind_space(run, attfind)
     batch = batch or image_batch(run.generator)
     if styles is None:
         styles = encode_styles_all(run, images, batch)
     names = list(run.class_names) or list(attfind.class_names)
-    edits = attribute_edits(attfind)
+    edits = attribute_edits(attfind, display=display)
     k = max(len(names), len(edits))
     edits += [[] for _ in range(k - len(edits))]
     return sufficiency(
@@ -340,6 +360,7 @@ __all__ = [
     "attfind_context",
     "attfind_space",
     "attribute_edits",
+    "edit_shift",
     "encode_styles_all",
     "reference_sufficiency",
     "run_sufficiency",

@@ -65,6 +65,11 @@ def sufficiency(m: dict | None) -> dict[int, float]:
     return out
 
 
+def display_sufficiency(m: dict | None) -> dict[int, float]:
+    """``{k: flip rate}`` with each attribute at its display strength (empty when absent)."""
+    return sufficiency({"sufficiency": (m or {}).get("sufficiency_display")})
+
+
 def classes(m: dict | None) -> list[str]:
     """The classes with a per-class sufficiency curve."""
     per = (m or {}).get("sufficiency_per_class")

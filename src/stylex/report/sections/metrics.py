@@ -14,6 +14,7 @@ from stylex.report.metrics_view import (
     METRIC_ROWS,
     SECTION_KEYS,
     classes,
+    display_sufficiency,
     number,
     per_class,
     sufficiency,
@@ -107,9 +108,14 @@ def metrics_tables(m: dict | None, base: dict | None, base_label: str = "baselin
         parts.append(f'<table class="data">{head}{"".join(rows)}</table>')
     suff_rows = [("StylEx", sufficiency(m), True)]
     suff_rows += [(f"· {c}", per_class(m, c), False) for c in classes(m)]
+    shown = display_sufficiency(m)
+    if shown:
+        suff_rows.append(("StylEx at display strength", shown, True))
     if two:
         suff_rows.append((base_label, sufficiency(base), True))
         suff_rows += [(f"· {c}", per_class(base, c), False) for c in classes(base)]
+        if display_sufficiency(base):
+            suff_rows.append((f"{base_label} at display strength", display_sufficiency(base), True))
     ks = sorted({k for _, d, _ in suff_rows for k in d})
     if ks:
         hdr = "<tr><th>sufficiency (flip rate) with top-k ↑</th>" + "".join(
@@ -125,7 +131,9 @@ def metrics_tables(m: dict | None, base: dict | None, base_label: str = "baselin
         parts.append(
             '<p class="note">Sufficiency: over images not of class y, the share whose '
             "predicted class becomes y when the top-k attributes of y are applied together "
-            "(mean over classes; per class below it).</p>"
+            "(mean over classes; per class below it). “At display strength”: each attribute "
+            "at the strength its card in “Top attributes” shows (a multiple of AttFind's shift; "
+            "past 1× the edit leaves the range seen on real images).</p>"
             f'<table class="data">{hdr}</tr>{body}</table>'
         )
     if not m:
