@@ -33,8 +33,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from stylex.models.stylespace import EditContext, edit
+from stylex.models.stylespace import EditContext, edit, synthesize_batched
 
+VISIBILITY_KEY = "visibility"  # where an attribute carries it (Attribute.extra, attributes.json)
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_QUANTILE = 0.98
 DEFAULT_MIN_DELTA_P = 0.1
@@ -63,6 +64,13 @@ class Visibility:
     @classmethod
     def from_dict(cls, d: dict) -> Visibility:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+def stored_visibility(attribute) -> Visibility | None:
+    """The display strength AttFind stored on ``attribute`` (None for results made before
+    AttFind recorded it): the one reader of ``attribute.extra["visibility"]``."""
+    d = attribute.extra.get(VISIBILITY_KEY)
+    return Visibility.from_dict(d) if d else None
 
 
 def ladder_for(shift_size: float, multiples: Sequence[float] = DEFAULT_LADDER) -> list[float]:
@@ -194,7 +202,7 @@ def annotate_visibility(
                     threshold,
                     min_delta_p=min_delta_p,
                 )
-            attr.extra["visibility"] = v.to_dict()
+            attr.extra[VISIBILITY_KEY] = v.to_dict()
             out[(y, k)] = v
     return out
 
@@ -211,12 +219,7 @@ def annotate_with_context(
     (AttFind's edit context; images rendered with constant noise, as everywhere else)."""
 
     def generate(st: Styles) -> torch.Tensor:
-        n = st[0].shape[0]
-        parts = [
-            ctx.generator.synthesize([s[a : a + batch] for s in st], noise_mode="const")
-            for a in range(0, n, batch)
-        ]
-        return torch.cat(parts).clamp(-1, 1)
+        return synthesize_batched(ctx.generator, st, batch)
 
     def edit_attr(st: Styles, attr, t: float) -> Styles:
         return edit(st, ctx.space, attr.index, attr.target, t)

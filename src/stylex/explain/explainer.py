@@ -12,10 +12,11 @@ import torch
 from stylex.attfind.api import AttFindResult
 from stylex.attfind.delta import fast_effects
 from stylex.attfind.select import Attribute
+from stylex.attfind.visibility import stored_visibility
 from stylex.errors import RunError, StylexError
 from stylex.explain.ranking import candidate_mask, make_attribute, target_class, top_per_coordinate
 from stylex.explain.results import AttributeView, Counterfactual, ImageExplanation, first_flip
-from stylex.models.stylespace import EditContext, class_probs, edit, shifted
+from stylex.models.stylespace import EditContext, class_probs, edit, shifted, synthesize_batched
 
 
 class Explainer:
@@ -74,12 +75,7 @@ class Explainer:
     @torch.no_grad()
     def generate(self, styles: list[torch.Tensor]) -> torch.Tensor:
         """Per-layer styles → images ``[B, C, R, R]`` in [-1, 1] (constant noise, clamped)."""
-        n = styles[0].shape[0]
-        out = [
-            self.generator.synthesize([s[a : a + self.batch] for s in styles], noise_mode="const")
-            for a in range(0, n, self.batch)
-        ]
-        return torch.cat(out).clamp(-1, 1)
+        return synthesize_batched(self.generator, styles, self.batch)
 
     @torch.no_grad()
     def probs(self, images: torch.Tensor) -> torch.Tensor:
@@ -130,9 +126,9 @@ class Explainer:
         """The strength at which ``attribute`` is shown: AttFind's display strength
         (:mod:`stylex.attfind.visibility`, stored with the result) when it has one and this
         explainer uses AttFind's shift size, else this explainer's shift size."""
-        vis = attribute.extra.get("visibility")
-        if vis and math.isclose(self.shift_size, self.effects.shift_size):
-            return float(vis["shift"])
+        vis = stored_visibility(attribute)
+        if vis is not None and math.isclose(self.shift_size, self.effects.shift_size):
+            return vis.shift
         return self.shift_size
 
     @torch.no_grad()

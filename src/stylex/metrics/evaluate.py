@@ -52,6 +52,7 @@ from typing import Any
 
 import torch
 
+from stylex.attfind.visibility import stored_visibility
 from stylex.errors import RunError, StylexError
 from stylex.metrics.consistency import classifier_consistency
 from stylex.metrics.fitness import Fitness, compute_fitness, save_fitness
@@ -142,7 +143,7 @@ def _evaluate_one(
         run, attfind, images, predicted, max_k=max_k, batch=batch, styles=styles, progress=progress
     )
     out.update(suff.to_json())
-    if any("visibility" in a.extra for c in attfind.classes for a in c.attributes):
+    if any(stored_visibility(a) for c in attfind.classes for a in c.attributes):
         shown = run_sufficiency(
             run, attfind, images, predicted, max_k=max_k, batch=batch, styles=styles,
             display=True,

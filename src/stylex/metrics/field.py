@@ -48,12 +48,11 @@ from stylex.metrics.field_explainers import (
     gradient_counterfactuals_of_run,
     per_image_counterfactuals,
     source_target,
-    synthesize_batched,
 )
 from stylex.metrics.gradient_baseline import DEFAULT_MAX_STEPS, DEFAULT_STEP
 from stylex.metrics.ground_truth import DEFAULT_CHANGE_THRESHOLD, factor_changes
 from stylex.metrics.sufficiency import encode_styles_all
-from stylex.models.stylespace import class_probs
+from stylex.models.stylespace import class_probs, synthesize_batched
 
 DEFAULT_CF_IMAGES = 64
 FIELD_NOTE = (

@@ -4,7 +4,6 @@ StylEx's global attributes, StylEx's per-image explanations and the gradient bas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +11,7 @@ import torch
 
 from stylex.metrics.gradient_baseline import run_gradient_baseline
 from stylex.metrics.sufficiency import attfind_context, attribute_edits
+from stylex.models.stylespace import synthesize_batched
 
 
 @dataclass
@@ -31,17 +31,6 @@ def source_target(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``probs [N, K]`` → (predicted class, runner-up class), each ``[N]``."""
     top2 = probs.topk(min(2, probs.shape[1]), dim=1).indices
     return top2[:, 0], top2[:, -1]
-
-
-def synthesize_batched(g: Any, styles: Sequence[torch.Tensor], batch: int) -> torch.Tensor:
-    """``G(styles)`` in batches of ``batch`` images (constant noise), clamped to [-1, 1]."""
-    n = styles[0].shape[0]
-    return torch.cat(
-        [
-            g.synthesize([s[a : a + batch] for s in styles], noise_mode="const").clamp(-1, 1)
-            for a in range(0, n, batch)
-        ]
-    )
 
 
 def _stack(items: list[torch.Tensor | None]) -> torch.Tensor:
@@ -148,5 +137,4 @@ __all__ = [
     "gradient_counterfactuals_of_run",
     "per_image_counterfactuals",
     "source_target",
-    "synthesize_batched",
 ]

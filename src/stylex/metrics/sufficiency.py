@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 import torch
 
+from stylex.attfind.visibility import stored_visibility
 from stylex.errors import RunError
 from stylex.models.memory import default_batch
 from stylex.models.stylespace import EditContext
@@ -275,8 +276,8 @@ def attribute_edits(attfind, display: bool = False) -> list[list[_Target]]:
             t = float(a.target)
             if not math.isfinite(t):
                 t = float(targets[a.direction_index, a.index])
-            vis = a.extra.get("visibility") if display else None
-            shift = float(vis["shift"]) if vis else None
+            vis = stored_visibility(a) if display else None
+            shift = vis.shift if vis is not None else None
             out[c.class_index].append(_Target(int(a.index), t, shift))
     return out
 

@@ -126,6 +126,21 @@ def class_probs(
     return torch.softmax(classifier(images.clamp(-1, 1)).float(), dim=1)
 
 
+def synthesize_batched(
+    generator: Generator, styles: Sequence[torch.Tensor], batch: int
+) -> torch.Tensor:
+    """``G(styles)`` in batches of ``batch`` images (constant noise), clamped to [-1, 1]."""
+    n = styles[0].shape[0]
+    return torch.cat(
+        [
+            generator.synthesize([s[a : a + batch] for s in styles], noise_mode="const").clamp(
+                -1, 1
+            )
+            for a in range(0, n, batch)
+        ]
+    )
+
+
 # ------------------------------------------------------------------------------------ context
 @dataclass(frozen=True)
 class EditContext:
@@ -186,4 +201,5 @@ __all__ = [
     "edit_targets",
     "shifted",
     "style_bounds",
+    "synthesize_batched",
 ]

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from stylex.attfind.api import AttFindResult
+from stylex.attfind.visibility import stored_visibility
 from stylex.errors import RunError, StylexError
 from stylex.explain.results import first_flip
 from stylex.models.stylespace import class_probs, shifted
@@ -118,7 +119,8 @@ class Viewer:
         self.reach: dict[int, float] = {}
         for attrs in self.attributes:
             for a in attrs:
-                t = float(a.extra.get("visibility", {}).get("shift", 1.0))
+                vis = stored_visibility(a)
+                t = vis.shift if vis is not None else 1.0
                 self.reach[a.index] = max(self.reach.get(a.index, 1.0), t)
         # style layers that hold a slider: the states before them are cached per session
         self.layers = sorted({a.layer for attrs in self.attributes for a in attrs})
@@ -154,7 +156,9 @@ class Viewer:
                             "min": float(lo[a.index]),
                             "max": float(hi[a.index]),
                             "reach": self.reach.get(a.index, 1.0),
-                            "visibility": a.extra.get("visibility"),
+                            "visibility": vis.to_dict()
+                            if (vis := stored_visibility(a)) is not None
+                            else None,
                         }
                         for r, a in enumerate(attrs)
                     ],

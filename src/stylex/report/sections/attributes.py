@@ -8,7 +8,7 @@ import math
 
 from PIL import Image
 
-from stylex.attfind.visibility import difference_image
+from stylex.attfind.visibility import difference_image, stored_visibility
 from stylex.explain import AttributeView, Explainer
 from stylex.report.context import ReportContext
 from stylex.report.html import data_uri, esc, fmt, img_tag, missing, slug
@@ -87,15 +87,15 @@ def strength_note(ex: Explainer, view: AttributeView) -> str:
     """Where the pairs are shown: AttFind's strength, or the attribute's display strength
     (stylex.attfind.visibility) with what it does there."""
     t, base = view.shift_size, ex.effects.shift_size
-    vis = view.attribute.extra.get("visibility")
-    if vis is None or not math.isclose(t, float(vis["shift"])):
+    vis = stored_visibility(view.attribute)
+    if vis is None or not math.isclose(t, vis.shift):
         return f" · shown at strength {t:g}"
     note = f" · shown at strength {t:g}"
     if not math.isclose(t, base):
         note += f" (×{t / base:g} AttFind's"
-        note += ", past the range seen on real images)" if vis["extrapolated"] else ")"
-    note += f": pixel change {vis['change']:.2f}, mean Δp {vis['delta_p']:+.3f}"
-    if not (vis["visible"] and vis["acts"]):
+        note += ", past the range seen on real images)" if vis.extrapolated else ")"
+    note += f": pixel change {vis.change:.2f}, mean Δp {vis.delta_p:+.3f}"
+    if not (vis.visible and vis.acts):
         note += " (weak even there)"
     return note
 
