@@ -91,7 +91,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     budget.add_argument("--minutes", type=float, default=None, help="training wall-time budget")
     budget.add_argument("--steps", type=int, default=None, help="training step budget")
     p.add_argument("--resolution", type=int, default=32)
-    p.add_argument("--width", type=int, default=64, help="--width and --w-dim of stylex train")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="--width and --w-dim of stylex train (default: its default size for the device)",
+    )
     p.add_argument("--recipe-args", default="", help="extra `stylex train` options (recipe)")
     p.add_argument("--baseline-args", default="", help="extra options for the baseline only")
     p.add_argument("--train-args", default="", help="extra options for both variants")
@@ -242,10 +247,7 @@ def train_stage(name: str, spec: str, variant: str, run_dir: Path, clf: Path, st
             run_dir,
             "--resolution",
             args.resolution,
-            "--width",
-            args.width,
-            "--w-dim",
-            args.width,
+            *(["--width", args.width, "--w-dim", args.width] if args.width else []),
             "--steps",
             args.steps or MANY_STEPS,
             "--checkpoint-every",
@@ -443,8 +445,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows.append(row(name, variant, run_dir))
     header = (
         f"Quality benchmark: budget {budget} per run, {args.resolution} px, width "
-        f"{args.width}, recipe args {args.recipe_args!r}, AttFind {args.attfind_images} "
-        f"images, evaluate {args.eval_images} images"
+        f"{args.width or 'default'}, recipe args {args.recipe_args!r}, "
+        f"AttFind {args.attfind_images} images, evaluate {args.eval_images} images"
     )
     table = markdown(rows, header)
     print(table)

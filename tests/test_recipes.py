@@ -104,6 +104,7 @@ def _cli_config(monkeypatch, tmp_path, *argv: str) -> dict:
 
     def fake_create_run(out, data, clf, **kw):
         seen.update(kw["train"].to_dict())
+        seen["size"] = kw["size"]
         raise Stop
 
     monkeypatch.setattr(trainer_mod, "create_run", fake_create_run)
@@ -117,8 +118,10 @@ def _cli_config(monkeypatch, tmp_path, *argv: str) -> dict:
 
 def test_cli_uses_the_default_recipe_and_flags_override(monkeypatch, tmp_path):
     plain = _cli_config(monkeypatch, tmp_path)
+    assert plain.pop("size") == {"mapping_layers": 4}  # widths: the run's default size
     assert plain == recipe_config(DEFAULT_RECIPE, baseline=False).to_dict()
     paper = _cli_config(monkeypatch, tmp_path, "--recipe", "paper")
+    paper.pop("size")
     assert paper == recipe_config("paper").to_dict()
     mixed = _cli_config(monkeypatch, tmp_path, "--cond-dropout", "0.25", "--steps", "9")
     assert mixed["cond_dropout"] == 0.25 and mixed["steps"] == 9
@@ -218,3 +221,52 @@ def test_drop_condition_known_answer():
 def test_warmup_ramp_known_values():
     assert [warmup_ramp(s, 0) for s in (0, 5)] == [1.0, 1.0]
     assert [warmup_ramp(s, 10) for s in (0, 9, 10, 15, 20, 99)] == [0, 0, 0, 0.5, 1, 1]
+
+
+# ------------------------------------------------------------------ machine-dependent defaults
+def test_default_size_by_resolution_and_device():
+    from stylex.training.networks import ModelSize, default_size
+
+    assert default_size(32, "cuda") == ModelSize()  # full width on a GPU
+    assert default_size(16, "cpu") == ModelSize(channel_max=64, w_dim=64)
+    assert default_size(32, "cpu") == ModelSize(channel_max=64, w_dim=64)
+    assert default_size(64, "cpu") == ModelSize(channel_max=128, w_dim=128)
+    assert default_size(128, "cpu") == ModelSize()
+
+
+def test_cli_width_options_reach_the_run(monkeypatch, tmp_path):
+    sized = _cli_config(monkeypatch, tmp_path, "--width", "32")
+    assert sized["size"] == {"channel_max": 32, "w_dim": 32, "mapping_layers": 4}
+    both = _cli_config(monkeypatch, tmp_path, "--width", "32", "--w-dim", "48")
+    assert both["size"] == {"channel_max": 32, "w_dim": 48, "mapping_layers": 4}
+    w_only = _cli_config(monkeypatch, tmp_path, "--w-dim", "48", "--mapping-layers", "2")
+    assert w_only["size"] == {"w_dim": 48, "mapping_layers": 2}
+
+
+def test_a_run_without_a_size_gets_the_default_for_its_resolution(tmp_path):
+    from stylex.classifier import train_classifier
+    from stylex.data import load_dataset
+    from stylex.training.run_folder import create_run
+
+    clf = tmp_path / "clf.pt"
+    train_classifier(
+        load_dataset("shapes?n=64", resolution=16), clf, epochs=1, batch=32, progress=False, width=8
+    )
+    kw = dict(resolution=16, train=recipe_config(steps=0), device="cpu", progress=False)
+    tr = create_run(tmp_path / "a", "shapes?n=64", str(clf), force=True, **kw)
+    assert (tr.gen_cfg.channel_max, tr.gen_cfg.w_dim, tr.gen_cfg.z_dim) == (64, 64, 64)
+    # a dict sets some fields over that default
+    tr = create_run(tmp_path / "b", "shapes?n=64", str(clf), force=True, size={"w_dim": 32}, **kw)
+    assert (tr.gen_cfg.channel_max, tr.gen_cfg.w_dim) == (64, 32)
+
+
+def test_auto_precision_is_bf16_where_native():
+    from stylex.training.fast import autocast_dtype, native_bf16
+
+    cpu = torch.device("cpu")
+    want = torch.bfloat16 if native_bf16(cpu) else torch.float32
+    assert autocast_dtype("auto", cpu) == want
+    assert autocast_dtype("fp32", cpu) == torch.float32
+    assert autocast_dtype("bf16", cpu) == torch.bfloat16
+    assert autocast_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    assert not native_bf16(torch.device("meta"))

@@ -22,7 +22,6 @@ from stylex.errors import StylexError
 from stylex.report import build_report
 from stylex.run import Run
 from stylex.runtime import add_device_argument
-from stylex.training.networks import ModelSize
 from stylex.training.recipes import DEFAULT_RECIPE, recipe_config
 from stylex.training.run_folder import create_run
 
@@ -149,7 +148,6 @@ def _materialise_run(
     tc = recipe_config(
         DEFAULT_RECIPE,
         steps=100_000,
-        batch=16,
         baseline=baseline,
         checkpoint_every=200,
         sample_every=200,
@@ -161,8 +159,7 @@ def _materialise_run(
         str(clf),
         resolution=32,
         train=tc,
-        size=ModelSize(channel_max=128, w_dim=128),
-        device=device,
+        device=device,  # the default model size for the device (stylex train's)
     )
     tr.train(time_limit_s=minutes * 60)
     return dest

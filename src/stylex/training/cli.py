@@ -13,7 +13,6 @@ from stylex.metrics.fitness.store import fitness_after_training
 from stylex.runtime import add_device_argument
 from stylex.training import run_folder
 from stylex.training.config import TrainConfig
-from stylex.training.networks import ModelSize
 from stylex.training.recipes import DEFAULT_RECIPE, RECIPES, recipe_config
 from stylex.training.setup import resume_run
 
@@ -59,8 +58,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="RUN",
         help="start from this trained run's weights (fine-tuning; its model size is used)",
     )
-    p.add_argument("--width", type=int, default=256, help="max feature-map width")
-    p.add_argument("--w-dim", type=int, default=256, help="size of w (and z)")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="max feature-map width (default: 256 on a GPU; on a CPU 64 up to 32 px, 128 at "
+        "64 px, 256 above)",
+    )
+    p.add_argument("--w-dim", type=int, default=None, help="size of w and z (default: --width)")
     p.add_argument("--mapping-layers", type=int, default=4)
     p.add_argument(
         "--time-limit",
@@ -138,9 +143,10 @@ def run(args: argparse.Namespace) -> int:
                 "baseline": args.baseline,
             },
         )
-        size = ModelSize(
-            channel_max=args.width, w_dim=args.w_dim, mapping_layers=args.mapping_layers
-        )
+        # widths not given: the run's default size (resolution and device)
+        sizes = {"channel_max": args.width, "w_dim": args.w_dim or args.width}
+        size = {k: v for k, v in sizes.items() if v is not None}
+        size["mapping_layers"] = args.mapping_layers
         trainer = run_folder.create_run(
             args.out,
             args.data,

@@ -27,6 +27,18 @@ class ModelSize:
     mapping_layers: int = 4
 
 
+def default_size(resolution: int, device_type: str) -> ModelSize:
+    """The model size a run gets when none is given: the full width (256) on a GPU; on a CPU
+    a width that fits a from-scratch training of ~30 minutes (64 up to 32 px, 128 at 64 px,
+    256 above), with ``w_dim`` equal to the width. Measured in ``benchmarks/recipe_log.md``:
+    at 32 px a step of the default recipe takes ~6 s at width 256 on this project's 2-core CPU
+    (~300 steps in 30 minutes), ~0.5 s at width 64."""
+    if device_type == "cuda" or resolution > 64:
+        return ModelSize()
+    width = 64 if resolution <= 32 else 128
+    return ModelSize(channel_max=width, w_dim=width)
+
+
 def build_models(gen_cfg: GeneratorConfig, seed: int) -> tuple[Generator, Discriminator, Encoder]:
     """G, D and E initialised from ``seed`` (in that order), D and E matching G's resolution,
     channels, condition size and widths."""

@@ -19,9 +19,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # From scratch on new data (measured in benchmarks/recipe_log.md).
     "stylex": {
         "precision": "auto",
+        "batch": 8,
         "perceptual": "none",
         "rec_loss": "foreground",
-        "lambda_l1": 10.0,
+        "lambda_l1": 20.0,
         "lambda_inv": 1.0,
         "cond_dropout": 0.5,
         "lambda_cf": 3.0,

@@ -3,6 +3,7 @@ classifier's copy written, and the :class:`~stylex.training.trainer.Trainer` tha
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from stylex.errors import ClassifierError, RunError
 from stylex.models import GeneratorConfig
 from stylex.models.io import load_state
 from stylex.training.config import TrainConfig
-from stylex.training.networks import ModelSize
+from stylex.training.networks import ModelSize, default_size
 from stylex.training.run_config import (
     CONFIG_FILE,
     ClassifierSection,
@@ -42,7 +43,7 @@ def create_run(
     resolution: int | None = None,
     channels: int | None = None,
     train: TrainConfig | None = None,
-    size: ModelSize | None = None,
+    size: ModelSize | dict[str, int] | None = None,
     val_fraction: float = 0.1,
     device: str | None = None,
     progress: bool = True,
@@ -54,7 +55,9 @@ def create_run(
     """Set up a new run folder (config.json, classifier copy) and return its Trainer.
 
     ``init_from``: a trained run folder whose generator, encoder and discriminator weights start
-    this run (fine-tuning, fresh optimisers); its generator config replaces ``size``.
+    this run (fine-tuning, fresh optimisers); its generator config replaces ``size``. ``size``
+    None: :func:`~stylex.training.networks.default_size` of the data's resolution and the
+    device; a dict: some of :class:`ModelSize`'s fields over that default.
     ``contract``: classifier contract fields over the classifier's own (the resolved contract
     is stored in the run). The classifier is checked against the data
     (:func:`stylex.classifier.diagnose_classifier`): data whose class names are the
@@ -65,7 +68,6 @@ def create_run(
     out = Path(out)
     source = RunConfig.read(init_from) if init_from is not None else None
     tc = train or TrainConfig()
-    size = size or ModelSize()
     dev, info = device_and_ranks(device)
     if (out / CONFIG_FILE).exists() and not overwrite:
         raise RunError(f"{out} already holds a run: use --resume to continue it, or another --out")
@@ -95,6 +97,8 @@ def create_run(
         print(f"classifier check: {check.message}")
     if not force:
         check.raise_unless_fit("(--force trains anyway)")
+    if not isinstance(size, ModelSize):
+        size = dataclasses.replace(default_size(ds.resolution, dev.type), **(size or {}))
     num_classes = clf.num_classes
     if num_classes is None:
         raise ClassifierError(f"the classes of {classifier} are unknown after checking it")

@@ -38,7 +38,12 @@ from stylex.errors import StylexError
 from stylex.models import Encoder, Generator
 from stylex.perceptual import PerceptualLoss
 from stylex.training import checkpoint as ckpt
-from stylex.training.fast import StepWindow, compile_for_training, prepare_models
+from stylex.training.fast import (
+    StepWindow,
+    autocast_dtype,
+    compile_for_training,
+    prepare_models,
+)
 from stylex.training.log import TrainLog
 from stylex.training.monitor import held_out_numbers, save_sample_grid
 from stylex.training.networks import build_models
@@ -148,11 +153,9 @@ class Trainer:
         return self.tc.batch // self.dist.world
 
     def autocast(self) -> AbstractContextManager[Any]:
-        p = self.tc.precision
-        if p == "auto":
-            p = "bf16" if self.device.type == "cuda" else "fp32"
-        if p == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        dtype = autocast_dtype(self.tc.precision, self.device)
+        if dtype == torch.bfloat16:
+            return torch.autocast(self.device.type, dtype=dtype)
         return nullcontext()
 
     def modules(self) -> dict[str, nn.Module]:
@@ -299,6 +302,12 @@ class Trainer:
         """
         total = self.tc.steps if steps is None else steps
         tc = self.tc
+        if self.dist.is_main and self.step < total:
+            bf16 = autocast_dtype(tc.precision, self.device) == torch.bfloat16
+            print(
+                f"training on {self.device} ({'bf16 autocast' if bf16 else 'fp32'}, width "
+                f"{self.gen_cfg.channel_max}, batch {tc.batch}, recipe {tc.recipe})"
+            )
         bar = tqdm(
             total=total,
             initial=self.step,
