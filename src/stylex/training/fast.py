@@ -108,8 +108,7 @@ def prepare_models(trainer) -> str:
     tc = trainer.tc
     mode = trainer.gen_cfg.modconv
     if mode == "auto":
-        dtype = autocast_dtype(tc.precision, trainer.device)
-        mode = choose_modconv(trainer.G, trainer.per_rank_batch, dtype, training=True)
+        mode = choose_modconv(trainer.G, trainer.per_rank_batch, trainer.dtype, training=True)
         set_modconv(trainer.G, mode)
     if tc.channels_last:
         for m in (trainer.G, trainer.D, trainer.E, trainer.G_ema, trainer.E_ema):

@@ -104,6 +104,8 @@ class Trainer:
         self.G, self.D, self.E = g.to(device), d.to(device), e.to(device)
         self.G_ema: Generator = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.E_ema: Encoder = copy.deepcopy(self.E).eval().requires_grad_(False)
+        # the step's autocast dtype, resolved once (``precision`` auto: bf16 where native)
+        self.dtype = autocast_dtype(self.tc.precision, device)
         self.modconv = prepare_models(self)  # kernel choice per device; channels_last
         distr.broadcast_params([self.G, self.D, self.E, self.G_ema, self.E_ema], self.dist)
 
@@ -153,9 +155,8 @@ class Trainer:
         return self.tc.batch // self.dist.world
 
     def autocast(self) -> AbstractContextManager[Any]:
-        dtype = autocast_dtype(self.tc.precision, self.device)
-        if dtype == torch.bfloat16:
-            return torch.autocast(self.device.type, dtype=dtype)
+        if self.dtype == torch.bfloat16:
+            return torch.autocast(self.device.type, dtype=self.dtype)
         return nullcontext()
 
     def modules(self) -> dict[str, nn.Module]:
@@ -303,7 +304,7 @@ class Trainer:
         total = self.tc.steps if steps is None else steps
         tc = self.tc
         if self.dist.is_main and self.step < total:
-            bf16 = autocast_dtype(tc.precision, self.device) == torch.bfloat16
+            bf16 = self.dtype == torch.bfloat16
             print(
                 f"training on {self.device} ({'bf16 autocast' if bf16 else 'fp32'}, width "
                 f"{self.gen_cfg.channel_max}, batch {tc.batch}, recipe {tc.recipe})"
