@@ -26,7 +26,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "lambda_inv": 1.0,
         "cond_dropout": 0.5,
         "lambda_cf": 3.0,
-        "cond_sparsity": 20.0,
+        "cond_sparsity": 80.0,
         "warmup_steps": 500,
         "warmup_adv": 0.0,
     },

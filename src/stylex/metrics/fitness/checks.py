@@ -262,8 +262,9 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
         out.append(
             f"attributes barely move the classifier ({what} {att.value:.4f} < "
             f"{att.extra.get('threshold')}): there is nothing to show. Fix the checks "
-            "above first; with a sound run, class-sparse conditioning (--cond-sparsity 20 "
-            "--lambda-cf 1) makes the condition enter StyleSpace through few coordinates"
+            "above first; with a sound run, class-sparse conditioning (the default "
+            "`stylex` recipe's --cond-sparsity 80 --lambda-cf 3) makes the condition enter "
+            "StyleSpace through few coordinates"
         )
     fac = checks["factors"]
     if fac.passed is False:
@@ -283,7 +284,8 @@ def fitness_warnings(checks: dict[str, Check], cond_sparsity: float = 0.0) -> li
     fix = (
         f"raise --cond-sparsity (now {cond_sparsity:g})"
         if cond_sparsity > 0
-        else "class-sparse conditioning (--cond-sparsity 20 --lambda-cf 1) concentrates it"
+        else "class-sparse conditioning (the `stylex` recipe's --cond-sparsity 80 --lambda-cf 3) "
+        "concentrates it"
     )
     return [
         f"the condition's influence is spread over StyleSpace (top-{conc.extra['top_k']} of "
