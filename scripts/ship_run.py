@@ -15,13 +15,13 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from pathlib import Path
 
 from safetensors.torch import load_file
 
 from stylex.models.io import save_state
+from stylex.report.training_log import steps_done
 from stylex.training.run_config import RunConfig
 
 WEIGHTS = ("generator", "encoder", "discriminator")
@@ -60,8 +60,7 @@ def main() -> int:
     if samples:
         (dest / "samples").mkdir()
         shutil.copy2(samples[-1], dest / "samples" / samples[-1].name)
-    log = [json.loads(s) for s in (run / "log.jsonl").read_text().splitlines() if s.strip()]
-    steps = max((r["step"] for r in log if "step" in r), default=0)
+    steps = steps_done(run)
     entry = {"steps": f"0-{steps}", "batch": config.train.batch, "note": args.note}
     config.history = [*(config.history or []), entry]
     config.classifier.source = str(dest / config.classifier.file)

@@ -17,6 +17,7 @@ from stylex.metrics.fitness.verdict import (
     Check,
     FitnessThresholds,
 )
+from stylex.training.recipes import DEFAULT_RECIPE, RECIPES
 from stylex.utils.fs import read_versioned_json
 
 
@@ -211,6 +212,15 @@ def factor_check(
     )
 
 
+# the default recipe's class-sparse options, named in the advice (read from the preset so the
+# advice follows it)
+_DEFAULT = RECIPES[DEFAULT_RECIPE]
+_SPARSE_RECIPE = (
+    f"the default `{DEFAULT_RECIPE}` recipe's --cond-sparsity {_DEFAULT['cond_sparsity']:g} "
+    f"--lambda-cf {_DEFAULT['lambda_cf']:g}"
+)
+
+
 def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
     """One cause per failed required check: what is wrong and what to do next."""
     out = []
@@ -262,9 +272,8 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
         out.append(
             f"attributes barely move the classifier ({what} {att.value:.4f} < "
             f"{att.extra.get('threshold')}): there is nothing to show. Fix the checks "
-            "above first; with a sound run, class-sparse conditioning (the default "
-            "`stylex` recipe's --cond-sparsity 80 --lambda-cf 3) makes the condition enter "
-            "StyleSpace through few coordinates"
+            f"above first; with a sound run, class-sparse conditioning ({_SPARSE_RECIPE}) makes "
+            "the condition enter StyleSpace through few coordinates"
         )
     fac = checks["factors"]
     if fac.passed is False:
@@ -284,8 +293,7 @@ def fitness_warnings(checks: dict[str, Check], cond_sparsity: float = 0.0) -> li
     fix = (
         f"raise --cond-sparsity (now {cond_sparsity:g})"
         if cond_sparsity > 0
-        else "class-sparse conditioning (the `stylex` recipe's --cond-sparsity 80 --lambda-cf 3) "
-        "concentrates it"
+        else f"class-sparse conditioning ({_SPARSE_RECIPE}) concentrates it"
     )
     return [
         f"the condition's influence is spread over StyleSpace (top-{conc.extra['top_k']} of "
