@@ -24,6 +24,7 @@ from stylex.metrics.fitness.checks import (
     retrieval_scores,
     trivial_references,
 )
+from stylex.metrics.fitness.verdict import Check
 from stylex.models.generator import StyleSpace
 
 N = 64
@@ -193,6 +194,72 @@ def test_factor_check():
     assert factor_check(None, None, th).status == "not run"
 
 
+def _gt(dominants_by_class, agreement, label_factors=("hue",)):
+    rows = [
+        {"class": c, "rank": r, "dominant": d}
+        for c, ds in enumerate(dominants_by_class)
+        for r, d in enumerate(ds, 1)
+    ]
+    top5 = [r for r in rows if r["rank"] <= 5]
+    return {
+        "precision_top5": sum(r["dominant"] in label_factors for r in top5) / len(top5),
+        "recall_top10": 0.0,
+        "label_factors": list(label_factors),
+        "factor_names": ["shape", "hue", "size", "x", "y", "bg"],
+        "classifier_agreement": agreement,
+        "attributes": rows,
+    }
+
+
+def test_ground_truth_check(tiny_run):
+    from stylex.metrics.fitness.checks import fitness_causes, fitness_warnings, ground_truth_check
+
+    th = FitnessThresholds()
+    # the measured failure: top attributes that mostly move size / position / shape
+    wrong = _gt([["y", "shape", "shape", None, "y"], ["size", "size", "size", "y", "shape"]], 0.99)
+    c = ground_truth_check(wrong, th)
+    assert c.passed is False and c.required and c.value == 0.0
+    assert c.reference == pytest.approx(1 / 6)
+    assert c.extra["main_changes"] == {"size": 3, "y": 3, "shape": 3, "none": 1}
+    assert c.extra["missing"] == ["hue"]
+    # a required failure makes the run unfit, with a cause naming what the attributes change
+    run = _load(tiny_run)
+    f = compute_fitness(run, _images(run), ground_truth=wrong)
+    assert not f.fit and "ground_truth" in f.failed
+    assert any("credit the wrong factors" in x and "size ×3" in x for x in f.causes)
+    assert any("leaves that part of the rule out" in w for w in f.warnings)
+    # a classifier that does not follow the rule: the same attributes only warn
+    loose = _gt([["size"] * 5, ["y"] * 5], 0.7)
+    c = ground_truth_check(loose, th)
+    assert c.passed is False and not c.required
+    na = Check(None, None, None, "not applicable")
+    checks = {"condition_concentration": na, "ground_truth": c}
+    warns = fitness_warnings(checks)
+    assert any("follows the label rule on only 70%" in w for w in warns)
+    causes = fitness_causes({**f.checks, "ground_truth": c}, 8)
+    assert not any("credit the wrong factors" in x for x in causes)
+    # unknown agreement is advisory too; half the top-5 on the rule's factors passes
+    half = _gt([["hue", "hue", "size", "hue", "x"], ["hue", "size", "y", "hue", "x"]], None)
+    c = ground_truth_check(half, th)
+    assert c.passed is True and not c.required and c.value == 0.5 and c.extra["missing"] == []
+    # no ground truth: not run, and not required
+    for missing in (None, {}, {**half, "label_factors": []}, {**half, "attributes": []}):
+        c = ground_truth_check(missing, th)
+        assert c.status == "not run" and c.passed is None and not c.required
+
+
+def test_classifier_agreement():
+    from stylex.metrics.ground_truth import classifier_agreement
+
+    labels = torch.tensor([0, 1, 1, 0])
+    # data order ["hue>=0.5", "hue<0.5"]; classifier order swapped and spelt differently
+    pred = torch.tensor([1, 0, 0, 0])  # classifier indices
+    got = classifier_agreement(pred, labels, ["Hue<0.5", "hue>=0.5"], ["hue>=0.5", "hue<0.5"])
+    assert got == pytest.approx(0.75)
+    assert classifier_agreement(pred, labels, ["a", "b"], ["hue>=0.5", "hue<0.5"]) is None
+    assert classifier_agreement(pred[:0], labels[:0], ["a", "b"], ["a", "b"]) is None
+
+
 def test_baseline_condition_checks_not_applicable(tiny_baseline_run):
     run = _load(tiny_baseline_run)
     f = compute_fitness(run, _images(run))
@@ -358,6 +425,12 @@ def test_evaluate_writes_the_verdict(tiny_run, tiny_baseline_run):
     # shapes has factors: the factor check uses the probe evaluate already trained
     assert f.checks["factors"].status in ("passed", "failed")
     assert set(f.checks["factors"].extra["per_factor"]) == set(m["ground_truth"]["factor_names"])
+    # the ground-truth check reads the same measurement
+    agreement = m["ground_truth"]["classifier_agreement"]
+    assert agreement is not None and 0.0 <= agreement <= 1.0
+    gt = f.checks["ground_truth"]
+    assert gt.value == pytest.approx(m["ground_truth"]["precision_top5"])
+    assert gt.required == (agreement >= 0.9)
     assert f.checks["attributes"].status in ("passed", "failed")
     b = Fitness.from_json(m["baseline"]["fitness"])
     assert b.checks["neutral_consistency"].status == "not applicable"

@@ -196,6 +196,7 @@ def _evaluate_one(
         real_probs=real_p,
         factor_errors=(probe_errs.get("on_real"), probe_errs.get("on_reconstructions")),
         sufficiency=(out.get("sufficiency") or {}, out.get("sufficiency_k0")),
+        ground_truth=out.get("ground_truth"),
     ).to_json()
     t["fitness"] = time.perf_counter() - t0
     out["attfind"] = {

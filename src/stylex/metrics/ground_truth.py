@@ -28,6 +28,13 @@ counts as a miss). ``recall_top10`` = share of the rule's factors that are the d
 of at least one top-10 attribute (of any class). ``recall_top10_changed`` (secondary, looser) =
 share of the rule's factors that some top-10 attribute changes by at least
 ``change_threshold`` (default 0.25), dominant or not.
+
+**Does the classifier follow the rule?** ``classifier_agreement`` = share of the evaluated
+images whose predicted class is their label (the rule's class, matched by class name). When it
+is high, the classifier computes the rule, so an attribute that flips it should change a
+factor of the rule: the fitness verdict's ``ground_truth`` check then requires
+``precision_top5`` (:mod:`stylex.metrics.fitness`). When it is low, the classifier reads other
+factors too, and an explanation is right to show them.
 """
 
 from __future__ import annotations
@@ -180,6 +187,22 @@ def attribute_factor_changes(
 
 
 # ------------------------------------------------------------------------------ scores
+def classifier_agreement(
+    predicted: torch.Tensor, labels: torch.Tensor, classifier_names, data_names
+) -> float | None:
+    """Share of images whose predicted class (classifier order ``classifier_names``) is their
+    label (data order ``data_names``), classes matched by normalised name; None when the names
+    do not match one to one or there are no images."""
+    from stylex.data.classes import normalise_class_name
+
+    by_name = {normalise_class_name(n): k for k, n in enumerate(classifier_names)}
+    lut = [by_name.get(normalise_class_name(n), -1) for n in data_names]
+    if len(predicted) == 0 or -1 in lut or len(set(lut)) != len(lut):
+        return None
+    mapped = torch.tensor(lut, dtype=torch.long)[labels.long().cpu()]
+    return float((mapped == predicted.long().cpu()).double().mean())
+
+
 def ground_truth_scores(
     rows: Sequence[dict[str, Any]],
     label_factors: Sequence[str],
@@ -285,8 +308,12 @@ def run_ground_truth(
     probe_summary["on_real"] = probe_errors(probe, dataset.images, dataset.factors)
     if recon is not None:
         probe_summary["on_reconstructions"] = probe_errors(probe, recon, dataset.factors)
+    agreement = classifier_agreement(
+        predicted, dataset.labels, run.class_names, dataset.class_names
+    )
     return {
         **scores,
+        "classifier_agreement": agreement,
         "label_factors": lf,
         "factor_names": list(dataset.factor_names),
         "min_change": min_change,
@@ -306,6 +333,7 @@ __all__ = [
     "FactorSpec",
     "attribute_factor_changes",
     "circular_difference",
+    "classifier_agreement",
     "dominant_factor",
     "factor_changes",
     "factor_specs",

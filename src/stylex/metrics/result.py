@@ -133,6 +133,9 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("ground_truth.recall_top10_changed", "Ground truth: recall@10 (changed)",
                "GT recall top-10 (changed)", 3, True,
                "used factors some top-10 attribute changes", in_table=False),
+    MetricInfo("ground_truth.classifier_agreement", "Ground truth: classifier follows the rule",
+               "classifier = label rule", 3, None,
+               "share of images whose predicted class is the label rule's", in_table=False),
 )  # fmt: skip
 
 

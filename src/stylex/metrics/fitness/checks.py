@@ -212,6 +212,57 @@ def factor_check(
     )
 
 
+def ground_truth_check(gt: dict | None, th: FitnessThresholds) -> Check:
+    """``ground_truth`` from the ``ground_truth`` entry of ``metrics.json`` (data with known
+    factors and a label rule; :mod:`stylex.metrics.ground_truth`)."""
+    gt = gt or {}
+    lf = list(gt.get("label_factors") or [])
+    rows = [r for r in gt.get("attributes") or [] if r.get("rank", 99) <= 5]
+    value = gt.get("precision_top5")
+    if not lf or not rows or value is None or not math.isfinite(float(value)):
+        return Check(
+            None,
+            None,
+            None,
+            NOT_RUN,
+            required=False,
+            detail="no ground truth measured (data without a known label rule, or not "
+            "evaluated with attributes yet)",
+        )
+    names = list(gt.get("factor_names") or lf)
+    agreement = gt.get("classifier_agreement")
+    required = agreement is not None and float(agreement) >= th.min_rule_agreement
+    main: dict[str, int] = {}
+    for r in rows:
+        key = r.get("dominant") or "none"
+        main[key] = main.get(key, 0) + 1
+    top10 = [r for r in gt.get("attributes") or [] if r.get("rank", 99) <= 10]
+    found = {r.get("dominant") for r in top10}
+    missing = [f for f in lf if f not in found]
+    passed = float(value) >= th.min_label_precision
+    return Check(
+        float(value),
+        len(lf) / max(len(names), 1),
+        passed,
+        PASSED if passed else FAILED,
+        required=required,
+        detail="share of the top-5 attributes whose main change is a factor of the label rule",
+        extra={
+            "label_factors": lf,
+            "main_changes": dict(sorted(main.items(), key=lambda kv: -kv[1])),
+            "missing": missing,
+            "recall_top10": gt.get("recall_top10"),
+            "classifier_agreement": agreement,
+            "threshold": th.min_label_precision,
+            "agreement_threshold": th.min_rule_agreement,
+        },
+    )
+
+
+def _main_changes(extra: dict) -> str:
+    return ", ".join(f"{k} ×{v}" for k, v in (extra.get("main_changes") or {}).items())
+
+
 # the default recipe's class-sparse options, named in the advice (read from the preset so the
 # advice follows it)
 _DEFAULT = RECIPES[DEFAULT_RECIPE]
@@ -282,21 +333,55 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
             f"+{fac.value:.2f} over the real images): {train_longer}, or raise --lambda-l1 / "
             "--lambda-perc"
         )
+    gt = checks.get("ground_truth")
+    if gt is not None and gt.required and gt.passed is False:
+        lf = ", ".join(gt.extra.get("label_factors") or [])
+        out.append(
+            f"the attributes credit the wrong factors: only {gt.value:.0%} of the top-5 "
+            f"attributes (all classes) change mainly a factor of the label rule ({lf}), though "
+            f"the classifier follows the rule on {gt.extra['classifier_agreement']:.0%} of the "
+            f"held-out images; their main changes are {_main_changes(gt.extra)}. They flip the "
+            "classifier through changes that also move other factors (look at their "
+            "before/after images), so the report would name the wrong cause. "
+            f"{train_longer_}; metrics.json `ground_truth.attributes` lists each attribute's "
+            "factor changes"
+        )
     return out
 
 
 def fitness_warnings(checks: dict[str, Check], cond_sparsity: float = 0.0) -> list[str]:
-    """One warning per failed advisory check."""
+    """One warning per failed advisory check, and one per label factor that no top-10
+    attribute changes mainly (data with known factors)."""
+    out = []
     conc = checks["condition_concentration"]
-    if conc.passed is not False:
-        return []
-    fix = (
-        f"raise --cond-sparsity (now {cond_sparsity:g})"
-        if cond_sparsity > 0
-        else f"class-sparse conditioning ({_SPARSE_RECIPE}) concentrates it"
-    )
-    return [
-        f"the condition's influence is spread over StyleSpace (top-{conc.extra['top_k']} of "
-        f"{conc.extra['num_coords']} coordinates carry {conc.value:.0%}): single-coordinate "
-        f"attributes may be weak; {fix}"
-    ]
+    if conc.passed is False:
+        fix = (
+            f"raise --cond-sparsity (now {cond_sparsity:g})"
+            if cond_sparsity > 0
+            else f"class-sparse conditioning ({_SPARSE_RECIPE}) concentrates it"
+        )
+        out.append(
+            f"the condition's influence is spread over StyleSpace (top-{conc.extra['top_k']} "
+            f"of {conc.extra['num_coords']} coordinates carry {conc.value:.0%}): "
+            f"single-coordinate attributes may be weak; {fix}"
+        )
+    gt = checks.get("ground_truth")
+    if gt is not None and gt.passed is False and not gt.required:
+        agreement = gt.extra.get("classifier_agreement")
+        why = (
+            "the classifier's agreement with the label rule is unknown"
+            if agreement is None
+            else f"the classifier follows the label rule on only {agreement:.0%} of the "
+            "held-out images, so it may use these factors"
+        )
+        out.append(
+            f"only {gt.value:.0%} of the top-5 attributes change mainly a factor of the label "
+            f"rule (main changes: {_main_changes(gt.extra)}); {why}"
+        )
+    if gt is not None and gt.extra.get("missing"):
+        out.append(
+            "no top-10 attribute changes mainly the label factor(s) "
+            f"{', '.join(gt.extra['missing'])}: the explanation leaves that part of the rule "
+            "out"
+        )
+    return out

@@ -14,6 +14,7 @@ from stylex.metrics.fitness.checks import (
     factor_check,
     fitness_causes,
     fitness_warnings,
+    ground_truth_check,
     retrieval_scores,
     trivial_references,
 )
@@ -53,6 +54,7 @@ def compute_fitness(
     factor_errors: tuple[dict | None, dict | None] | None = None,
     sufficiency: tuple[dict, float | None] | None = None,
     attfind_dir: str | Path | None = None,
+    ground_truth: dict | None = None,
 ) -> Fitness:
     """The verdict for ``run`` (a :class:`~stylex.run.Run`, or anything with its
     ``reconstruct``, ``probs``, ``encode``, ``generator``, ``classifier``, ``baseline``, ``path``)
@@ -61,7 +63,8 @@ def compute_fitness(
     ``recon`` / ``real_probs``: already computed reconstructions ``[N, C, R, R]`` and real
     probabilities ``[N, K]`` (evaluate passes its own). ``factor_errors``: ``(on_real,
     on_recon)`` factor-probe errors when already measured; ``sufficiency``: ``(flip rate per
-    k, rate at k=0)`` when already measured. ``attfind_dir``: the run folder whose
+    k, rate at k=0)`` when already measured; ``ground_truth``: the ``ground_truth`` entry of
+    ``metrics.json`` (data with known factors). ``attfind_dir``: the run folder whose
     ``attfind/attributes.json`` is read (default ``run.path``)."""
     from stylex.metrics.consistency import probs_all, reconstruct_all
 
@@ -188,6 +191,7 @@ def compute_fitness(
     checks["attributes"] = attribute_check(run_dir, th, mtime, sufficiency)
     checks["attributes"].extra.setdefault("threshold", th.min_attribute_effect)
     checks["factors"] = factor_check(*(factor_errors or (None, None)), th)
+    checks["ground_truth"] = ground_truth_check(ground_truth, th)
 
     causes = fitness_causes(checks, n)
     fit = not any(c.required and c.passed is False for c in checks.values())

@@ -29,6 +29,8 @@ class FitnessThresholds:
     min_attribute_flip: float = 0.25  # top-10 attributes flip ≥ 25% more images than no edit
     min_attribute_effect: float = 0.01  # (no sufficiency) median top-attribute mean effect
     max_factor_excess: float = 0.5  # factor-probe error on x' minus on x (stds / accuracy)
+    min_label_precision: float = 0.5  # top-5 attributes whose main change is a label factor
+    min_rule_agreement: float = 0.9  # classifier vs label rule: ground truth check is required
 
 
 @dataclass
