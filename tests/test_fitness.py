@@ -436,4 +436,5 @@ def test_evaluate_writes_the_verdict(tiny_run, tiny_baseline_run):
     assert b.checks["neutral_consistency"].status == "not applicable"
     table = format_table(m)
     assert f.summary() in table and "baseline " + b.summary() in table
+    assert all(f"warning: {w}" in table for w in f.warnings + b.warnings)
     assert load_fitness(tiny_run).fitness.to_json() == m["fitness"]

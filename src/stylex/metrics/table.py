@@ -68,6 +68,7 @@ def format_table(
         if f is not None:
             lines.append(label + f.summary())
             lines += [f"  cause: {c}" for c in f.causes]
+            lines += [f"  warning: {w}" for w in f.warnings]
     return "\n".join(lines)
 
 

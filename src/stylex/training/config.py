@@ -25,7 +25,11 @@ class TrainConfig(ConfigMixin):
       columns (one row = one style coordinate): most coordinates stop responding to c;
     * ``lambda_cf`` — counterfactual condition loss ``KL(C(x_j) ‖ C(G(E(x_i), c_j)))`` with
       ``j`` a shuffle of the batch: the reconstruction of ``x_i`` under another image's
-      condition must be classified like that image, so c keeps control of the class.
+      condition must be classified like that image, so c keeps control of the class;
+    * ``lambda_adv_cf`` — the generator's adversarial term on those counterfactuals,
+      ``λ · softplus(−D(G(E(x_i), c_j), c_j))`` (same ramp as ``lambda_cf``): without it the
+      counterfactual loss is met by any image the classifier reads as the other class,
+      realistic or not.
 
     Recipe terms (off here, i.e. the paper's; :mod:`stylex.training.recipes` names presets and
     ``recipe`` records which one the run started from):
@@ -56,6 +60,7 @@ class TrainConfig(ConfigMixin):
     lambda_cls: float = 1.0
     cond_sparsity: float = 0.0
     lambda_cf: float = 0.0
+    lambda_adv_cf: float = 0.0
     cond_signal: str = "probs"
     baseline: bool = False  # no condition, no classifier loss (Wu et al.'s StyleSpace)
     ema_kimg: float = 10.0  # EMA half-life in thousands of images
@@ -82,8 +87,8 @@ class TrainConfig(ConfigMixin):
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch < 1:
             raise ValueError("steps must be >= 0 and batch >= 1")
-        if self.cond_sparsity < 0 or self.lambda_cf < 0:
-            raise ValueError("cond_sparsity and lambda_cf must be >= 0")
+        if self.cond_sparsity < 0 or self.lambda_cf < 0 or self.lambda_adv_cf < 0:
+            raise ValueError("cond_sparsity, lambda_cf and lambda_adv_cf must be >= 0")
         if self.cond_signal not in ("probs", "logits"):
             raise ValueError("cond_signal must be 'probs' or 'logits'")
         if self.precision not in ("auto", "fp32", "bf16"):

@@ -187,11 +187,16 @@ class StylExLoss:
                 kl = classifier_kl(inp.logits_real, C(x_rec.float()))
                 loss = loss + tc.lambda_cls * kl
                 stats.add(kl=kl)
-            if not tc.baseline and tc.lambda_cf > 0 and ramp > 0:
+            if not tc.baseline and (tc.lambda_cf > 0 or tc.lambda_adv_cf > 0) and ramp > 0:
                 x_cf = G.generate(w, c_shuf, noise_mode="const")
-                cf = classifier_kl(inp.logits_real[inp.perm], C(x_cf.float()))
-                loss = loss + tc.lambda_cf * ramp * cf
-                stats.add(cf=cf)
+                if tc.lambda_cf > 0:
+                    cf = classifier_kl(inp.logits_real[inp.perm], C(x_cf.float()))
+                    loss = loss + tc.lambda_cf * ramp * cf
+                    stats.add(cf=cf)
+                if tc.lambda_adv_cf > 0:  # the counterfactual must also look real
+                    adv_cf = g_nonsaturating_loss(D(x_cf, c_shuf).float())
+                    loss = loss + tc.lambda_adv_cf * ramp * adv_cf
+                    stats.add(adv_cf=adv_cf)
             if not tc.baseline and tc.cond_sparsity > 0 and ramp > 0:
                 lasso = group_lasso(G.condition_weights())
                 loss = loss + tc.cond_sparsity * ramp * lasso
