@@ -58,6 +58,7 @@ OLD_DEFAULTS = dict(
     eval_images=64,
 )
 NEW_OFF = dict(
+    lambda_adv_cf=0.0,
     rec_loss="l1",
     lambda_inv=0.0,
     cond_dropout=0.0,
