@@ -227,6 +227,7 @@ def test_ground_truth_check(tiny_run):
     f = compute_fitness(run, _images(run), ground_truth=wrong)
     assert not f.fit and "ground_truth" in f.failed
     assert any("credit the wrong factors" in x and "size ×3" in x for x in f.causes)
+    assert any("no measurable factor ×1" in x for x in f.causes)
     assert any("leaves that part of the rule out" in w for w in f.warnings)
     # a classifier that does not follow the rule: the same attributes only warn
     loose = _gt([["size"] * 5, ["y"] * 5], 0.7)

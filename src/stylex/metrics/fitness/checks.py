@@ -260,7 +260,10 @@ def ground_truth_check(gt: dict | None, th: FitnessThresholds) -> Check:
 
 
 def _main_changes(extra: dict) -> str:
-    return ", ".join(f"{k} ×{v}" for k, v in (extra.get("main_changes") or {}).items())
+    shown = {"none": "no measurable factor"}
+    return ", ".join(
+        f"{shown.get(k, k)} ×{v}" for k, v in (extra.get("main_changes") or {}).items()
+    )
 
 
 # the default recipe's class-sparse options, named in the advice (read from the preset so the
