@@ -8,16 +8,28 @@ from stylex.data import StylexDataset, parse_spec
 from stylex.data.classes import normalise_class_name
 
 
+def class_index_map(classifier_names: list[str], data_names: list[str]) -> list[int] | None:
+    """For each data class (in ``data_names``' order) the index of the classifier class with the
+    same name (up to :func:`~stylex.data.classes.normalise_class_name`); None unless every data
+    class matches a different classifier class and the classifier's names are distinct."""
+    by_name = {normalise_class_name(n): k for k, n in enumerate(classifier_names)}
+    lut = [by_name.get(normalise_class_name(n), -1) for n in data_names]
+    if len(by_name) != len(classifier_names) or -1 in lut or len(set(lut)) != len(lut):
+        return None
+    return lut
+
+
 def match_class_order(classifier_names: list[str], data_names: list[str]) -> list[str] | None:
     """The data's class names in the classifier's order, when the two lists hold the same names
     (up to :func:`~stylex.data.classes.normalise_class_name`) in another order; else None."""
     if not classifier_names or len(classifier_names) != len(data_names):
         return None
-    by_norm = {normalise_class_name(n): n for n in data_names}
-    wanted = [normalise_class_name(n) for n in classifier_names]
-    if sorted(wanted) != sorted(by_norm) or len(set(wanted)) != len(wanted):
+    lut = class_index_map(classifier_names, data_names)
+    if lut is None:
         return None
-    order = [by_norm[n] for n in wanted]
+    order = list(data_names)
+    for k, j in enumerate(lut):
+        order[j] = data_names[k]
     return None if order == list(data_names) else order
 
 

@@ -192,12 +192,12 @@ def classifier_agreement(
 ) -> float | None:
     """Share of images whose predicted class (classifier order ``classifier_names``) is their
     label (data order ``data_names``), classes matched by normalised name; None when the names
-    do not match one to one or there are no images."""
-    from stylex.data.classes import normalise_class_name
+    do not match one to one (:func:`~stylex.classifier.classorder.class_index_map`) or there
+    are no images."""
+    from stylex.classifier.classorder import class_index_map
 
-    by_name = {normalise_class_name(n): k for k, n in enumerate(classifier_names)}
-    lut = [by_name.get(normalise_class_name(n), -1) for n in data_names]
-    if len(predicted) == 0 or -1 in lut or len(set(lut)) != len(lut):
+    lut = class_index_map(list(classifier_names), list(data_names))
+    if len(predicted) == 0 or lut is None:
         return None
     mapped = torch.tensor(lut, dtype=torch.long)[labels.long().cpu()]
     return float((mapped == predicted.long().cpu()).double().mean())

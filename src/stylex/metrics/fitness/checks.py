@@ -4,6 +4,7 @@ causes their failures give."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -232,10 +233,7 @@ def ground_truth_check(gt: dict | None, th: FitnessThresholds) -> Check:
     names = list(gt.get("factor_names") or lf)
     agreement = gt.get("classifier_agreement")
     required = agreement is not None and float(agreement) >= th.min_rule_agreement
-    main: dict[str, int] = {}
-    for r in rows:
-        key = r.get("dominant") or "none"
-        main[key] = main.get(key, 0) + 1
+    main = Counter(r.get("dominant") or "none" for r in rows).most_common()
     top10 = [r for r in gt.get("attributes") or [] if r.get("rank", 99) <= 10]
     found = {r.get("dominant") for r in top10}
     missing = [f for f in lf if f not in found]
@@ -249,7 +247,7 @@ def ground_truth_check(gt: dict | None, th: FitnessThresholds) -> Check:
         detail="share of the top-5 attributes whose main change is a factor of the label rule",
         extra={
             "label_factors": lf,
-            "main_changes": dict(sorted(main.items(), key=lambda kv: -kv[1])),
+            "main_changes": dict(main),
             "missing": missing,
             "recall_top10": gt.get("recall_top10"),
             "classifier_agreement": agreement,
