@@ -59,6 +59,7 @@ OLD_DEFAULTS = dict(
 )
 NEW_OFF = dict(
     lambda_adv_cf=0.0,
+    d_cf=False,
     rec_loss="l1",
     lambda_inv=0.0,
     cond_dropout=0.0,

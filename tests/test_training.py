@@ -389,6 +389,25 @@ def test_adversarial_counterfactual_term_is_logged_and_trains_the_generator(tmp_
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("generator."))
 
 
+def test_discriminator_sees_counterfactuals_as_fakes_with_d_cf(tmp_path, clf_path):
+    import json
+
+    plain = make(tmp_path, clf_path, "plain", steps=3, lambda_adv_cf=1.0)
+    plain.train()
+    dcf = make(tmp_path, clf_path, "d_cf", steps=3, lambda_adv_cf=1.0, d_cf=True)
+    dcf.train()
+    recs = [json.loads(x) for x in (tmp_path / "d_cf" / "log.jsonl").read_text().splitlines()]
+    scores = [r["d_cf"] for r in recs if "d_cf" in r]
+    assert len(scores) == 3 and all(math.isfinite(s) for s in scores)
+    assert not any(
+        "d_cf" in r
+        for r in map(json.loads, (tmp_path / "plain" / "log.jsonl").read_text().splitlines())
+    )
+    # same seed and data: the extra fakes change the discriminator's update
+    a, b = weights(tmp_path / "plain"), weights(tmp_path / "d_cf")
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("discriminator."))
+
+
 def test_config_rejects_negative_new_weights():
     with pytest.raises(ValueError):
         TrainConfig(cond_sparsity=-1)

@@ -29,7 +29,10 @@ class TrainConfig(ConfigMixin):
     * ``lambda_adv_cf`` — the generator's adversarial term on those counterfactuals,
       ``λ · softplus(−D(G(E(x_i), c_j), c_j))`` (same ramp as ``lambda_cf``): without it the
       counterfactual loss is met by any image the classifier reads as the other class,
-      realistic or not.
+      realistic or not;
+    * ``d_cf`` — the discriminator also sees those counterfactuals as fakes (one more
+      generator pass per step), so that ``lambda_adv_cf`` is judged by a discriminator that has
+      learnt what a counterfactual looks like, not only reconstructions and samples.
 
     Recipe terms (off here, i.e. the paper's; :mod:`stylex.training.recipes` names presets and
     ``recipe`` records which one the run started from):
@@ -61,6 +64,7 @@ class TrainConfig(ConfigMixin):
     cond_sparsity: float = 0.0
     lambda_cf: float = 0.0
     lambda_adv_cf: float = 0.0
+    d_cf: bool = False
     cond_signal: str = "probs"
     baseline: bool = False  # no condition, no classifier loss (Wu et al.'s StyleSpace)
     ema_kimg: float = 10.0  # EMA half-life in thousands of images

@@ -5,7 +5,8 @@
 zeroing gradients, averaging them over ranks and the optimiser steps. Phases:
 
 * ``"D"``: ``softplus(D(G(E(x), c), c)) + softplus(D(G(z, c'), c')) + softplus(-D(x, c))``
-  (fakes of both branches averaged), plus the lazy R1 penalty on the steps it is due.
+  (fakes of both branches averaged; with ``d_cf`` the counterfactuals ``G(E(x), c')`` are a
+  third group of fakes), plus the lazy R1 penalty on the steps it is due.
 * ``"GE"``: G and E together: adversarial on both branches, and on the encoder branch
   ``λ_l1·rec(x, x') + λ_perc·perceptual(x, x') + λ_w·L1(E(x'), w) + λ_cls·KL(C(x) ‖ C(x'))``;
   the recipe terms of :class:`~stylex.training.config.TrainConfig` on top.
@@ -142,9 +143,16 @@ class StylExLoss:
         x, c, c_shuf = inp.x, inp.c, inp.c_shuf
         with self.autocast():
             with torch.no_grad():
-                x_rec = G.generate(E(x), c, noise_mode="const")
+                w = E(x)
+                x_rec = G.generate(w, c, noise_mode="const")
                 x_rand = G(inp.z, c_shuf, noise_mode="random")
-            fake_logits = torch.cat([D(x_rec.detach(), c), D(x_rand.detach(), c_shuf)])
+            fakes = [D(x_rec.detach(), c), D(x_rand.detach(), c_shuf)]
+            if tc.d_cf and c is not None and inp.ramp > 0:  # recipe: counterfactuals are fakes
+                with torch.no_grad():
+                    x_cf = G.generate(w, c_shuf, noise_mode="const")
+                fakes.append(D(x_cf.detach(), c_shuf))
+                stats.add(d_cf=fakes[-1].float().mean())
+            fake_logits = torch.cat(fakes)
             real_logits = D(x, c)
             loss_d = d_logistic_loss(real_logits.float(), fake_logits.float())
         loss_d.backward()
