@@ -14,7 +14,9 @@ from stylex.training import cli as train_cli
 from stylex.training.losses import (
     border_background,
     drop_condition,
+    envelope_l1,
     foreground_l1,
+    l1,
     reconstruction_loss,
     warmup_ramp,
 )
@@ -60,6 +62,7 @@ OLD_DEFAULTS = dict(
 NEW_OFF = dict(
     lambda_adv_cf=0.0,
     d_cf=False,
+    lambda_env=0.0,
     rec_loss="l1",
     lambda_inv=0.0,
     cond_dropout=0.0,
@@ -209,6 +212,28 @@ def test_foreground_l1_known_answers():
     assert reconstruction_loss(rec, x[:1], "l1").item() == pytest.approx(4 / 64)
     with pytest.raises(ValueError):
         reconstruction_loss(rec, x[:1], "l2")
+
+
+def _grating(phase: float, radius: float, size: int = 32) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    r = ((yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2).sqrt()
+    stripes = torch.sin(2 * torch.pi * xx / 4 + phase)
+    return (stripes * (r < radius)).reshape(1, 1, size, size).float()
+
+
+def test_envelope_l1_reads_the_extent_not_the_texture_phase():
+    x = _grating(0.0, 10)
+    flat = torch.zeros_like(x)
+    assert envelope_l1(x, x).item() == pytest.approx(0.0)
+    assert envelope_l1(flat, x).item() == pytest.approx(1.0, abs=1e-5)
+    shifted = _grating(torch.pi, 10)  # same window, stripes at the opposite phase
+    smaller = _grating(0.0, 6)  # same stripes, smaller window
+    # pixel L1 ranks the phase shift as the larger error; the envelope ranks the size change
+    assert l1(shifted, x) > l1(smaller, x)
+    assert envelope_l1(shifted, x) < 0.2 * envelope_l1(smaller, x)
+    assert envelope_l1(smaller, x).item() > 0.3
+    # a flat target is divided by eps
+    assert envelope_l1(flat + 0.1, flat, eps=0.02).item() == pytest.approx(2 * 0.1 / 0.02)
 
 
 def test_drop_condition_known_answer():

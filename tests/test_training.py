@@ -408,6 +408,20 @@ def test_discriminator_sees_counterfactuals_as_fakes_with_d_cf(tmp_path, clf_pat
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("discriminator."))
 
 
+def test_envelope_term_is_logged_and_changes_the_update(tmp_path, clf_path):
+    import json
+
+    plain = make(tmp_path, clf_path, "plain", steps=2)
+    plain.train()
+    env = make(tmp_path, clf_path, "env", steps=2, lambda_env=5.0)
+    env.train()
+    recs = [json.loads(x) for x in (tmp_path / "env" / "log.jsonl").read_text().splitlines()]
+    terms = [r["env"] for r in recs if "env" in r]
+    assert len(terms) == 2 and all(0 < t < 10 for t in terms)
+    a, b = weights(tmp_path / "plain"), weights(tmp_path / "env")
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+
+
 def test_config_rejects_negative_new_weights():
     with pytest.raises(ValueError):
         TrainConfig(cond_sparsity=-1)
@@ -415,6 +429,8 @@ def test_config_rejects_negative_new_weights():
         TrainConfig(lambda_cf=-0.5)
     with pytest.raises(ValueError):
         TrainConfig(lambda_adv_cf=-1.0)
+    with pytest.raises(ValueError):
+        TrainConfig(lambda_env=-1.0)
 
 
 def test_init_from_starts_from_the_source_weights(tmp_path, clf_path):

@@ -39,6 +39,9 @@ class TrainConfig(ConfigMixin):
 
     * ``rec_loss`` — ``"l1"`` or ``"foreground"`` (:func:`~stylex.training.losses.foreground_l1`:
       per-image L1 relative to a flat background, foreground-weighted);
+    * ``lambda_env`` — ``λ ·`` :func:`~stylex.training.losses.envelope_l1`` (x', x)`` on the
+      encoder branch: the reconstruction must put the object where x has it, at its size and
+      outline, whatever its texture;
     * ``lambda_inv`` — ``λ · L1(E(G(w)), w)`` on the random branch (E learns inversion on
       generated samples, gradient to E only);
     * ``cond_dropout`` — probability that an image's condition on the encoder branch is replaced
@@ -84,6 +87,7 @@ class TrainConfig(ConfigMixin):
     recipe: str = "paper"
     rec_loss: str = "l1"
     lambda_inv: float = 0.0
+    lambda_env: float = 0.0
     cond_dropout: float = 0.0
     warmup_steps: int = 0
     warmup_adv: float = 1.0
@@ -105,3 +109,5 @@ class TrainConfig(ConfigMixin):
             raise ValueError("cond_dropout must be in [0, 1]")
         if self.lambda_inv < 0 or self.warmup_steps < 0 or self.warmup_adv < 0:
             raise ValueError("lambda_inv, warmup_steps and warmup_adv must be >= 0")
+        if self.lambda_env < 0:
+            raise ValueError("lambda_env must be >= 0")

@@ -33,6 +33,7 @@ from stylex.training.losses import (
     d_logistic_loss,
     d_r1_penalty,
     drop_condition,
+    envelope_l1,
     g_nonsaturating_loss,
     group_lasso,
     l1,
@@ -183,6 +184,10 @@ class StylExLoss:
                 stats.add(rec=loss_rec)
             loss_w = l1(E(x_rec).float(), w.detach().float())
             loss = adv + tc.lambda_l1 * loss_rec + tc.lambda_w * loss_w
+            if tc.lambda_env > 0:  # recipe: the object's extent, whatever its texture
+                env = envelope_l1(x_rec, x)
+                loss = loss + tc.lambda_env * env
+                stats.add(env=env)
             if tc.lambda_inv > 0:  # recipe: E inverts generated samples (gradient to E only)
                 inv = l1(E(x_rand.detach()).float(), w_rand.detach().float())
                 loss = loss + tc.lambda_inv * inv
