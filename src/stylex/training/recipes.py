@@ -23,6 +23,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "perceptual": "none",
         "rec_loss": "foreground",
         "lambda_l1": 20.0,
+        "lambda_env": 20.0,
         "lambda_inv": 1.0,
         "cond_dropout": 0.5,
         "lambda_cf": 3.0,

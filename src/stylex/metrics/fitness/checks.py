@@ -332,7 +332,7 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
         out.append(
             f"reconstructions lose the generating factor '{fac.extra['worst']}' (probe error "
             f"+{fac.value:.2f} over the real images): {train_longer}, or raise --lambda-l1 / "
-            "--lambda-perc"
+            "--lambda-env (the object's size and outline) / --lambda-perc"
         )
     gt = checks.get("ground_truth")
     if gt is not None and gt.required and gt.passed is False:
