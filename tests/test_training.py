@@ -373,53 +373,55 @@ def test_cond_sparsity_shrinks_condition_rows_and_cf_loss_is_logged(tmp_path, cl
     )
 
 
-def test_adversarial_counterfactual_term_is_logged_and_trains_the_generator(tmp_path, clf_path):
+def _train_with_and_without(tmp_path, clf_path, steps, extra, **common):
+    """Train two tiny runs from the same seed, one with the ``extra`` options: the log
+    records of each and their weights."""
     import json
 
-    plain = make(tmp_path, clf_path, "plain", steps=3)
-    plain.train()
-    adv = make(tmp_path, clf_path, "adv_cf", steps=3, lambda_adv_cf=1.0)
-    adv.train()
-    recs = [json.loads(x) for x in (tmp_path / "adv_cf" / "log.jsonl").read_text().splitlines()]
+    runs = {"plain": {}, "variant": extra}
+    for name, kw in runs.items():
+        make(tmp_path, clf_path, name, steps=steps, **common, **kw).train()
+    recs = {
+        name: [json.loads(x) for x in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+        for name in runs
+    }
+    return (
+        recs["plain"],
+        recs["variant"],
+        weights(tmp_path / "plain"),
+        weights(tmp_path / "variant"),
+    )
+
+
+def _changed(a, b, prefix):
+    return any(not torch.equal(a[k], b[k]) for k in a if k.startswith(prefix))
+
+
+def test_adversarial_counterfactual_term_is_logged_and_trains_the_generator(tmp_path, clf_path):
+    _, recs, a, b = _train_with_and_without(tmp_path, clf_path, 3, {"lambda_adv_cf": 1.0})
     terms = [r["adv_cf"] for r in recs if "adv_cf" in r]
     assert len(terms) == 3 and all(t > 0 and math.isfinite(t) for t in terms)
     assert not any("cf" in r for r in recs)  # lambda_cf is off: only the adversarial term
     # same seed and data: the extra term changes the generator's update, not the encoder's start
-    a, b = weights(tmp_path / "plain"), weights(tmp_path / "adv_cf")
-    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("generator."))
+    assert _changed(a, b, "generator.")
 
 
 def test_discriminator_sees_counterfactuals_as_fakes_with_d_cf(tmp_path, clf_path):
-    import json
-
-    plain = make(tmp_path, clf_path, "plain", steps=3, lambda_adv_cf=1.0)
-    plain.train()
-    dcf = make(tmp_path, clf_path, "d_cf", steps=3, lambda_adv_cf=1.0, d_cf=True)
-    dcf.train()
-    recs = [json.loads(x) for x in (tmp_path / "d_cf" / "log.jsonl").read_text().splitlines()]
+    plain, recs, a, b = _train_with_and_without(
+        tmp_path, clf_path, 3, {"d_cf": True}, lambda_adv_cf=1.0
+    )
     scores = [r["d_cf"] for r in recs if "d_cf" in r]
     assert len(scores) == 3 and all(math.isfinite(s) for s in scores)
-    assert not any(
-        "d_cf" in r
-        for r in map(json.loads, (tmp_path / "plain" / "log.jsonl").read_text().splitlines())
-    )
+    assert not any("d_cf" in r for r in plain)
     # same seed and data: the extra fakes change the discriminator's update
-    a, b = weights(tmp_path / "plain"), weights(tmp_path / "d_cf")
-    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("discriminator."))
+    assert _changed(a, b, "discriminator.")
 
 
 def test_envelope_term_is_logged_and_changes_the_update(tmp_path, clf_path):
-    import json
-
-    plain = make(tmp_path, clf_path, "plain", steps=2)
-    plain.train()
-    env = make(tmp_path, clf_path, "env", steps=2, lambda_env=5.0)
-    env.train()
-    recs = [json.loads(x) for x in (tmp_path / "env" / "log.jsonl").read_text().splitlines()]
+    _, recs, a, b = _train_with_and_without(tmp_path, clf_path, 2, {"lambda_env": 5.0})
     terms = [r["env"] for r in recs if "env" in r]
     assert len(terms) == 2 and all(0 < t < 10 for t in terms)
-    a, b = weights(tmp_path / "plain"), weights(tmp_path / "env")
-    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+    assert _changed(a, b, "encoder.")
 
 
 def test_config_rejects_negative_new_weights():
