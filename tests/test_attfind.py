@@ -188,7 +188,8 @@ def _hand_made():
 
 def test_greedy_selection_order_threshold_and_flips():
     delta, base = _hand_made()
-    picked, rejected, m = select_class(delta, base, 1, 4, threshold=0.2)
+    # the colab's rule: only the picked pair itself is barred
+    picked, rejected, m = select_class(delta, base, 1, 4, threshold=0.2, one_direction=False)
     assert m == 3 and rejected == []
     assert [(p["direction"], p["index"]) for p in picked] == [(1, 0), (1, 1), (0, 2), (0, 0)]
     assert picked[0]["flipped"] == 1  # image 0: 0.1 + 0.5 > 0.9 - 0.5; image 1 not
@@ -196,8 +197,14 @@ def test_greedy_selection_order_threshold_and_flips():
     assert picked[3]["effect"] == pytest.approx(0.01 / 3)
     assert picked[3]["mean_delta"] == pytest.approx(-0.39 / 3)
     # without a threshold: plain greedy by mean effect
-    picked, _, _ = select_class(delta, base, 1, 4, threshold=float("inf"))
+    picked, _, _ = select_class(delta, base, 1, 4, threshold=float("inf"), one_direction=False)
     assert [(p["direction"], p["index"]) for p in picked] == [(1, 0), (0, 2), (1, 1), (0, 0)]
+    # the default: (min, 0) would undo (max, 0), so it is never picked; each of the three
+    # coordinates is used once and the loop stops short of top_k
+    picked, _, _ = select_class(delta, base, 1, 4, threshold=0.2)
+    assert [(p["direction"], p["index"]) for p in picked] == [(1, 0), (1, 1), (0, 2)]
+    picked, _, _ = select_class(delta, base, 1, 4, threshold=float("inf"))
+    assert [(p["direction"], p["index"]) for p in picked] == [(1, 0), (0, 2), (1, 1)]
     # class 0: only image 3 is considered; its best pair is (min, 1), which flips it
     picked, _, m = select_class(delta, base, 0, 1)
     assert m == 1 and (picked[0]["direction"], picked[0]["index"]) == (0, 1)
@@ -208,6 +215,12 @@ def test_greedy_selection_order_threshold_and_flips():
     )
     assert [(p["direction"], p["index"]) for p in picked] == [(1, 0), (0, 2)]
     assert [(r["direction"], r["index"]) for r in rejected] == [(1, 1)]
+    # a rejected pair does not bar the other direction of its coordinate
+    picked, rejected, _ = select_class(
+        delta, base, 1, 3, threshold=float("inf"), accept=lambda d, i, idx: (d, i) != (1, 0)
+    )
+    assert [(p["direction"], p["index"]) for p in picked] == [(0, 2), (1, 1), (0, 0)]
+    assert [(r["direction"], r["index"]) for r in rejected] == [(1, 0)]
     # pairs not computed are never picked
     computed = torch.ones(2, 3, dtype=torch.bool)
     computed[1, 0] = False

@@ -293,6 +293,7 @@ class AttFind:
         max_flip_fraction: float | None = DEFAULT_MAX_FLIP_FRACTION,
         d_filter: bool = False,
         d_margin: float = 1.0,
+        one_direction: bool = True,
         split: str = "val",
         image_ids: list[str] | None = None,
         partial_dir: str | Path | None = None,
@@ -313,6 +314,8 @@ class AttFind:
             threshold: the greedy selection's per-image accumulated-effect threshold.
             max_flip_fraction: unstable-image rule (None: keep all images).
             d_filter, d_margin: the discriminator filter (module docstring).
+            one_direction: a class never gets both directions of one coordinate (False: the
+                colab's rule; :mod:`stylex.attfind.select`).
         """
         t0 = time.perf_counter()
         image_indices = None
@@ -334,6 +337,7 @@ class AttFind:
             "max_flip_fraction": max_flip_fraction,
             "d_filter": d_filter,
             "d_margin": d_margin if d_filter else None,
+            "one_direction": bool(one_direction),
             "split": split,
             "method": self.method,
             "temperature": self.temperature,
@@ -382,6 +386,7 @@ class AttFind:
             threshold=threshold,
             max_flip_fraction=max_flip_fraction,
             accept_factory=accept_factory,
+            one_direction=one_direction,
         )
         cfg["num_unstable"] = int(unstable.sum())
         t2 = time.perf_counter()  # display strengths (attribute.extra["visibility"])

@@ -73,6 +73,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="greedy selection: per-image accumulated-effect threshold",
     )
     p.add_argument(
+        "--both-directions",
+        action="store_true",
+        help="the colab's selection rule: a class may get both directions of one coordinate "
+        "(which undo each other when its attributes are applied together); by default the "
+        "other direction of a picked coordinate is not picked",
+    )
+    p.add_argument(
         "--max-flip-fraction",
         type=float,
         default=DEFAULT_MAX_FLIP_FRACTION,
@@ -154,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         max_flip_fraction=(None if args.max_flip_fraction >= 1 else args.max_flip_fraction),
         d_filter=args.d_filter,
         d_margin=args.d_margin,
+        one_direction=not args.both_directions,
         split=args.split,
         partial_dir=out / "partial",
         resume=not args.no_resume,

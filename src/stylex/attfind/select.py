@@ -13,11 +13,16 @@ Rules (the official colab's, made explicit):
   the considered images whose accumulated effect (sum of ``e`` over the pairs picked so far) is
   still below ``threshold`` (default 0.2, the colab's ``max_image_effect``), take the pair with
   the largest mean ``e``; record it, add its ``e`` to the accumulated effects and never pick it
-  again. When every considered image has reached the threshold, the mean is taken over all
-  considered images. Ties go to the lower flat position (direction "min" first, then the lower
-  coordinate index). Pairs not computed are never picked.
+  again, nor the *other direction of its coordinate* (``one_direction``, the default: applied
+  together, as sufficiency and the report apply a class's attributes, ``(max, i)`` then
+  ``(min, i)`` undo each other, and "coordinate i up and down both make it y" explains
+  nothing; the colab's rule, ``one_direction=False``, bars only the pair itself). When every
+  considered image has reached the threshold, the mean is taken over all considered images.
+  Ties go to the lower flat position (direction "min" first, then the lower coordinate index).
+  Pairs not computed are never picked.
 * An optional ``accept(direction, index, images) -> bool`` (the discriminator filter) may reject
-  a picked pair; a rejected pair is recorded, removed and does not count toward ``top_k``.
+  a picked pair; a rejected pair is recorded, removed and does not count toward ``top_k`` (the
+  other direction of its coordinate stays available).
 
 Recorded per attribute: ``effect`` = mean ``e`` over all considered images; ``gain`` = the
 greedy criterion when it was picked; ``mean_delta`` = mean signed ``Δ[..., y]``; ``flipped`` =
@@ -140,6 +145,7 @@ def select_class(
     keep: torch.Tensor | None = None,
     computed: torch.Tensor | None = None,
     accept: AcceptFn | None = None,
+    one_direction: bool = True,
 ) -> tuple[list[dict], list[dict], int]:
     """Greedy selection for one class (see the module docstring).
 
@@ -149,6 +155,8 @@ def select_class(
         computed: ``[2, S]`` bool, pairs that may be picked; default all.
         accept: optional filter called as ``accept(direction, index, considered_image_idx)``;
             returns a bool or ``(bool, info_dict)``.
+        one_direction: once a pair is picked, the other direction of its coordinate is not
+            picked for this class (False: the colab's rule).
 
     Returns:
         ``(picked, rejected, num_considered)``; each pick is a dict with ``direction`` (0/1),
@@ -198,6 +206,8 @@ def select_class(
                 continue
         picked.append(rec)
         acc += e[:, j]
+        if one_direction:
+            available[(1 - j // s) * s + j % s] = False
     return picked, rejected, m
 
 
@@ -228,11 +238,13 @@ def select_attributes(
     threshold: float = DEFAULT_THRESHOLD,
     max_flip_fraction: float | None = DEFAULT_MAX_FLIP_FRACTION,
     accept_factory: Callable[[int], AcceptFn | None] | None = None,
+    one_direction: bool = True,
 ) -> tuple[list[ClassAttributes], torch.Tensor]:
     """Per-class attributes from an :class:`Effects` (one-vs-rest over its K classes).
 
     ``max_flip_fraction=None`` keeps every image. ``accept_factory(class_index)`` may return a
-    per-class ``accept`` filter. Returns ``(classes, unstable [N] bool)``.
+    per-class ``accept`` filter. ``one_direction``: see :func:`select_class`. Returns
+    ``(classes, unstable [N] bool)``.
     """
     if max_flip_fraction is None:
         unstable = torch.zeros(effects.num_images, dtype=torch.bool)
@@ -252,6 +264,7 @@ def select_attributes(
             keep=~unstable,
             computed=effects.computed,
             accept=accept,
+            one_direction=one_direction,
         )
         name = effects.class_names[y] if y < len(effects.class_names) else str(y)
         out.append(

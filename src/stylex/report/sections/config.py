@@ -76,6 +76,7 @@ def config_section(ctx: ReportContext) -> str:
                         ("shift size (shown)", f"{e.shift_size} ({ex.shift_size})"),
                         ("top-k", r.config.get("top_k")),
                         ("screening", r.config.get("screen")),
+                        ("one direction per coordinate", r.config.get("one_direction", False)),
                         ("unstable images", r.config.get("num_unstable")),
                         ("seconds", r.config.get("seconds")),
                     ]
