@@ -607,6 +607,10 @@ def test_cli_on_tiny_run_folder(tmp_path, capsys):
     assert res.effects.num_images == 6 and res.class_names == list(ds.class_names)
     assert res.effects.image_indices.tolist() == list(range(6))
     assert not (run_dir / "attfind" / "partial").exists()
+    assert res.config["one_direction"] is True  # the default selection rule, recorded
+    for c in res.classes:
+        coords = [a.index for a in c.attributes]
+        assert len(coords) == len(set(coords))  # never both directions of one coordinate
     code = main(
         [
             "attfind",
@@ -621,11 +625,13 @@ def test_cli_on_tiny_run_folder(tmp_path, capsys):
             "3",
             "--no-progress",
             "--include-rgb",
+            "--both-directions",
         ]
     )
     assert code == 0
     j = json.loads((run_dir / "attfind" / "attributes.json").read_text())
     assert j["screen"] is True and j["include_rgb"] is True and j["candidates"] == 3
+    assert j["one_direction"] is False
 
 
 # ------------------------------------------------------------------------------ temperature
