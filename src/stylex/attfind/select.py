@@ -188,17 +188,18 @@ def select_class(
         score = e[active].mean(0) if bool(active.any()) else effect_all.clone()
         score[~available] = -torch.inf
         j = int(torch.argmax(score))
+        d, i = divmod(j, s)
         available[j] = False
         rec = {
-            "direction": j // s,
-            "index": j % s,
+            "direction": d,
+            "index": i,
             "effect": float(effect_all[j]),
             "gain": float(score[j]),
             "mean_delta": float(d_y[:, j].mean()),
             "flipped": int(flipped[:, j].sum()),
         }
         if accept is not None:
-            verdict = accept(j // s, j % s, idx)
+            verdict = accept(d, i, idx)
             ok, info = verdict if isinstance(verdict, tuple) else (verdict, {})
             rec.update(info)
             if not ok:
@@ -207,7 +208,7 @@ def select_class(
         picked.append(rec)
         acc += e[:, j]
         if one_direction:
-            available[(1 - j // s) * s + j % s] = False
+            available[(1 - d) * s + i] = False
     return picked, rejected, m
 
 
