@@ -448,6 +448,27 @@ def test_first_order_estimate_matches_small_edits():
     assert errors[1] < 0.03 and errors[1] < errors[0] / 4, errors
 
 
+def test_screening_candidates_follow_the_selection_rule():
+    from stylex.attfind import screen_candidates
+
+    # two images, both predicted class 0; effects toward class 1 of (direction, coordinate):
+    # (max, 0) takes image A past the threshold; then only image B counts, and its best pair is
+    # (min, 0) (the other direction of the first pick), its next (max, 1)
+    s = 4
+    d1 = torch.zeros(2, 2, s)
+    d1[:, 1, 0] = torch.tensor([0.6, 0.0])  # (max, 0): mean 0.3
+    d1[:, 0, 0] = torch.tensor([-0.5, 0.3])  # (min, 0): e mean 0.15
+    d1[:, 1, 1] = torch.tensor([0.4, 0.1])  # (max, 1): mean 0.25
+    d1[:, 1, 2] = torch.tensor([0.35, 0.05])  # (max, 2): mean 0.2
+    delta = torch.stack([-d1, d1], dim=-1)
+    base = torch.tensor([[0.9, 0.1], [0.9, 0.1]])
+    flat = {(d, i): d * s + i for d in (0, 1) for i in range(s)}
+    _, colab = screen_candidates(delta, base, 2, max_flip_fraction=None, one_direction=False)
+    assert colab[1] == [flat[1, 0], flat[0, 0]]
+    _, default = screen_candidates(delta, base, 2, max_flip_fraction=None)
+    assert default[1] == [flat[1, 0], flat[1, 1]]
+
+
 def test_screening_selects_from_candidates():
     run = tiny_run(k=3)
     images = tiny_images(6)

@@ -356,6 +356,7 @@ class AttFind:
                 threshold=threshold,
                 max_flip_fraction=max_flip_fraction,
                 batch=self.batch,
+                one_direction=one_direction,
             )
             if screen_pool > 0:
                 cfg.update(screen_pool=screen_pool, screen_subset=screen_subset)

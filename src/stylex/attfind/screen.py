@@ -122,12 +122,14 @@ def screen_candidates(
     threshold: float = DEFAULT_THRESHOLD,
     max_flip_fraction: float | None = DEFAULT_MAX_FLIP_FRACTION,
     computed: torch.Tensor | None = None,
+    one_direction: bool = True,
 ) -> tuple[torch.Tensor, list[list[int]]]:
     """The ``[2, S]`` bool mask of candidate pairs from effects ``[N, 2, S, K]`` (estimated or
     exact on a subset): per class, ``candidates`` pairs taken alternately from the greedy
     selection's order and from the order of mean effect (skipping repeats), so the pool covers
     both what the greedy rule would pick and what is strong on average. ``computed`` restricts
-    the pairs. Also returns each class's flat picks (d·S + i), in order."""
+    the pairs; ``one_direction`` is the greedy rule's (:func:`select_class`). Also returns each
+    class's flat picks (d·S + i), in order."""
     n, _, s, k = estimate.shape
     keep = None
     if max_flip_fraction is not None:
@@ -136,7 +138,14 @@ def screen_candidates(
     per_class = []
     for y in range(k):
         picked, _, _ = select_class(
-            estimate, base_probs, y, candidates, threshold=threshold, keep=keep, computed=computed
+            estimate,
+            base_probs,
+            y,
+            candidates,
+            threshold=threshold,
+            keep=keep,
+            computed=computed,
+            one_direction=one_direction,
         )
         greedy = [r["direction"] * s + r["index"] for r in picked]
         by_mean = _mean_order(estimate, base_probs, y, keep, computed)[:candidates]
@@ -159,6 +168,7 @@ def refine_candidates(
     subset: int = 32,
     threshold: float = DEFAULT_THRESHOLD,
     batch: int | None = None,
+    one_direction: bool = True,
 ) -> torch.Tensor:
     """Second screening stage: the exact Δ of the ``pool`` pairs (``[2, S]`` mask) on ``subset``
     evenly spaced images, then :func:`screen_candidates` on it. Returns the ``[2, S]`` mask."""
@@ -168,7 +178,13 @@ def refine_candidates(
     sub = [s.index_select(0, idx) for s in styles]
     delta, base = fast_effects(ctx, sub, computed=pool, batch=batch)
     mask, _ = screen_candidates(
-        delta, base, candidates, threshold=threshold, max_flip_fraction=None, computed=pool
+        delta,
+        base,
+        candidates,
+        threshold=threshold,
+        max_flip_fraction=None,
+        computed=pool,
+        one_direction=one_direction,
     )
     return mask
 
@@ -183,6 +199,7 @@ def screen_pairs(
     threshold: float = DEFAULT_THRESHOLD,
     max_flip_fraction: float | None = DEFAULT_MAX_FLIP_FRACTION,
     batch: int | None = None,
+    one_direction: bool = True,
 ) -> torch.Tensor:
     """Screening as AttFind runs it: the ``[2, S]`` mask of the pairs whose exact Δ is then
     computed. :func:`first_order_effects` on all images, then :func:`screen_candidates`
@@ -191,12 +208,29 @@ def screen_pairs(
     est, base = first_order_effects(ctx, styles)
     if pool > 0:
         pool_mask, _ = screen_candidates(
-            est, base, pool, threshold=threshold, max_flip_fraction=max_flip_fraction
+            est,
+            base,
+            pool,
+            threshold=threshold,
+            max_flip_fraction=max_flip_fraction,
+            one_direction=one_direction,
         )
         return refine_candidates(
-            ctx, styles, pool_mask, candidates, subset=subset, threshold=threshold, batch=batch
+            ctx,
+            styles,
+            pool_mask,
+            candidates,
+            subset=subset,
+            threshold=threshold,
+            batch=batch,
+            one_direction=one_direction,
         )
     mask, _ = screen_candidates(
-        est, base, candidates, threshold=threshold, max_flip_fraction=max_flip_fraction
+        est,
+        base,
+        candidates,
+        threshold=threshold,
+        max_flip_fraction=max_flip_fraction,
+        one_direction=one_direction,
     )
     return mask
