@@ -351,77 +351,67 @@ def test_group_lasso_known_value():
     assert torch.allclose(w.grad, torch.tensor([[0.6, 0.8]]))
 
 
-def test_cond_sparsity_shrinks_condition_rows_and_cf_loss_is_logged(tmp_path, clf_path):
-    import json
-
-    plain = make(tmp_path, clf_path, "plain", steps=30, lr_g=0.01)
-    plain.train()
-    sparse = make(
-        tmp_path, clf_path, "sparse", steps=30, lr_g=0.01, cond_sparsity=50.0, lambda_cf=1.0
-    )
-    sparse.train()
-    a = plain.G.condition_usage()["cond_row_norm"]
-    b = sparse.G.condition_usage()["cond_row_norm"]
-    assert b < 0.8 * a, (a, b)
-    recs = [json.loads(x) for x in (tmp_path / "sparse" / "log.jsonl").read_text().splitlines()]
-    cf = [r["cf"] for r in recs if "cf" in r]
-    assert len(cf) == 30 and all(torch.isfinite(torch.tensor(cf)))
-    assert all("cond_lasso" in r for r in recs if "loss_g" in r)
-    assert not any(
-        "cf" in r
-        for r in map(json.loads, (tmp_path / "plain" / "log.jsonl").read_text().splitlines())
-    )
-
-
 def _train_with_and_without(tmp_path, clf_path, steps, extra, **common):
     """Train two tiny runs from the same seed, one with the ``extra`` options: the log
-    records of each and their weights."""
+    records of each and the two trained runs."""
     import json
 
     runs = {"plain": {}, "variant": extra}
+    trained = {}
     for name, kw in runs.items():
-        make(tmp_path, clf_path, name, steps=steps, **common, **kw).train()
+        trained[name] = make(tmp_path, clf_path, name, steps=steps, **common, **kw)
+        trained[name].train()
     recs = {
         name: [json.loads(x) for x in (tmp_path / name / "log.jsonl").read_text().splitlines()]
         for name in runs
     }
-    return (
-        recs["plain"],
-        recs["variant"],
-        weights(tmp_path / "plain"),
-        weights(tmp_path / "variant"),
-    )
+    return recs["plain"], recs["variant"], trained["plain"], trained["variant"]
 
 
-def _changed(a, b, prefix):
+def _changed(tmp_path, prefix):
+    """Whether the weights under ``prefix`` differ between the two runs' folders."""
+    a, b = weights(tmp_path / "plain"), weights(tmp_path / "variant")
     return any(not torch.equal(a[k], b[k]) for k in a if k.startswith(prefix))
 
 
+def test_cond_sparsity_shrinks_condition_rows_and_cf_loss_is_logged(tmp_path, clf_path):
+    plain_recs, recs, plain, sparse = _train_with_and_without(
+        tmp_path, clf_path, 30, {"cond_sparsity": 50.0, "lambda_cf": 1.0}, lr_g=0.01
+    )
+    a = plain.G.condition_usage()["cond_row_norm"]
+    b = sparse.G.condition_usage()["cond_row_norm"]
+    assert b < 0.8 * a, (a, b)
+    cf = [r["cf"] for r in recs if "cf" in r]
+    assert len(cf) == 30 and all(torch.isfinite(torch.tensor(cf)))
+    assert all("cond_lasso" in r for r in recs if "loss_g" in r)
+    assert not any("cf" in r for r in plain_recs)
+
+
 def test_adversarial_counterfactual_term_is_logged_and_trains_the_generator(tmp_path, clf_path):
-    _, recs, a, b = _train_with_and_without(tmp_path, clf_path, 3, {"lambda_adv_cf": 1.0})
+    _, recs, _, _ = _train_with_and_without(tmp_path, clf_path, 3, {"lambda_adv_cf": 1.0})
     terms = [r["adv_cf"] for r in recs if "adv_cf" in r]
     assert len(terms) == 3 and all(t > 0 and math.isfinite(t) for t in terms)
     assert not any("cf" in r for r in recs)  # lambda_cf is off: only the adversarial term
     # same seed and data: the extra term changes the generator's update, not the encoder's start
-    assert _changed(a, b, "generator.")
+    assert _changed(tmp_path, "generator.")
 
 
 def test_discriminator_sees_counterfactuals_as_fakes_with_d_cf(tmp_path, clf_path):
-    plain, recs, a, b = _train_with_and_without(
+    plain, recs, _, _ = _train_with_and_without(
         tmp_path, clf_path, 3, {"d_cf": True}, lambda_adv_cf=1.0
     )
     scores = [r["d_cf"] for r in recs if "d_cf" in r]
     assert len(scores) == 3 and all(math.isfinite(s) for s in scores)
     assert not any("d_cf" in r for r in plain)
     # same seed and data: the extra fakes change the discriminator's update
-    assert _changed(a, b, "discriminator.")
+    assert _changed(tmp_path, "discriminator.")
 
 
 def test_envelope_term_is_logged_and_changes_the_update(tmp_path, clf_path):
-    _, recs, a, b = _train_with_and_without(tmp_path, clf_path, 2, {"lambda_env": 5.0})
+    _, recs, _, _ = _train_with_and_without(tmp_path, clf_path, 2, {"lambda_env": 5.0})
     terms = [r["env"] for r in recs if "env" in r]
     assert len(terms) == 2 and all(0 < t < 10 for t in terms)
-    assert _changed(a, b, "encoder.")
+    assert _changed(tmp_path, "encoder.")
 
 
 def test_config_rejects_negative_new_weights():
