@@ -27,7 +27,8 @@ on the reconstructions over the non-categorical factors, in standard deviations 
 (``real`` the same on the real images: the probe's floor; for a factor uniform on an interval a
 constant guess at its middle scores 0.87, an unrelated random one 1.15);
 ``cons`` classifier consistency; ``suff kN`` sufficiency with the top-N attributes (k0: no edit);
-``P@5``/``R@10`` ground-truth precision/recall (data with factors); ``AttFind s`` wall seconds of
+``P@5``/``R@10`` ground-truth precision/recall (data with factors), ``jP@3``/``jR@10`` the same
+for each class's top-k attributes applied together; ``AttFind s`` wall seconds of
 the attfind stage; ``verdict`` ``metrics.json["fitness"]`` when the run has one, else n/a.
 
 Run: ``.venv/bin/python benchmarks/quality.py --minutes 2 --out runs/quality`` (all tasks);
@@ -72,6 +73,8 @@ COLUMNS = [
     "suff k10",
     "P@5",
     "R@10",
+    "jP@3",
+    "jR@10",
     "AttFind s",
     "verdict",
 ]
@@ -383,6 +386,8 @@ def row(name: str, variant: str, run_dir: Path) -> dict:
         **{f"suff k{k}": suff.get(str(k)) for k in (1, 3, 10)},
         "P@5": (gt or {}).get("precision_top5"),
         "R@10": (gt or {}).get("recall_top10"),
+        "jP@3": (gt or {}).get("joint_precision_top3"),
+        "jR@10": (gt or {}).get("joint_recall_top10"),
         "AttFind s": st.get("attfind")["wall_s"],
         "verdict": "n/a" if fit is None else ("fit" if fit.get("fit") else "not fit"),
         "causes": [] if fit is None else list(fit.get("causes") or []),

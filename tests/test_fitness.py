@@ -212,7 +212,8 @@ def _gt(dominants_by_class, agreement, label_factors=("hue",)):
 
 
 def test_ground_truth_check(tiny_run):
-    from stylex.metrics.fitness.checks import fitness_causes, fitness_warnings, ground_truth_check
+    from stylex.metrics.fitness.checks import fitness_causes, fitness_warnings
+    from stylex.metrics.fitness.ground_truth import ground_truth_check
 
     th = FitnessThresholds()
     # the measured failure: top attributes that mostly move size / position / shape
@@ -229,6 +230,24 @@ def test_ground_truth_check(tiny_run):
     assert any("credit the wrong factors" in x and "size ×3" in x for x in f.causes)
     assert any("no measurable factor ×1" in x for x in f.causes)
     assert any("leaves that part of the rule out" in w for w in f.warnings)
+    # the joint edits, when measured, are named in the cause and the missing-factor warning
+    joint = [
+        {"class": "a", "k": 1, "dominant": "y"},
+        {"class": "a", "k": 3, "dominant": "hue"},
+        {"class": "b", "k": 2, "dominant": "size"},
+    ]
+    c = ground_truth_check({**wrong, "joint_attributes": joint}, th)
+    assert c.extra["joint_main_changes"] == {
+        "a": {"k": 3, "dominant": "hue"},
+        "b": {"k": 2, "dominant": "size"},
+    }
+    assert c.extra["joint_found"] == ["hue"] and c.passed is False  # the verdict is unchanged
+    causes = fitness_causes({**f.checks, "ground_truth": c}, 8)
+    assert any("a's top 3: hue (a rule factor); b's top 2: size" in x for x in causes)
+    warns = fitness_warnings({"condition_concentration": Check(None, None, None, "n/a"),
+                              "ground_truth": c})  # fmt: skip
+    assert any("together, a class's top-k attributes do change mainly hue" in w for w in warns)
+    assert not any("together" in x for x in f.causes + f.warnings)  # not measured: not named
     # a classifier that does not follow the rule: the same attributes only warn
     loose = _gt([["size"] * 5, ["y"] * 5], 0.7)
     c = ground_truth_check(loose, th)

@@ -393,6 +393,60 @@ def test_attribute_factor_changes_with_a_known_probe():
     assert dominant_factor(nothing["change"]) is None
 
 
+def test_joint_factor_changes_apply_the_top_k_together():
+    """Cumulative mode: row k is the change of the top-k edits applied together (row 1 = the
+    single edit); the hand-computed changes of the toy's hue/size coordinates."""
+
+    class Probe:
+        specs = [FactorSpec("hue", "circular"), FactorSpec("size")]
+        names = ["hue", "size"]
+        scale = torch.tensor([0.25, 0.5])
+
+        def predict(self, img):
+            x = img[:, :, 0, 0]
+            return {"hue": torch.remainder(x[:, 0], 1.0), "size": x[:, 1]}
+
+    s0 = torch.tensor([[0.2, 0.5], [0.3, 0.5], [0.6, 0.4]])
+    styles = [s0, torch.zeros(3, 1)]
+    predicted = torch.tensor([0, 0, 1])
+    space = StyleSpace([0, 1], [2, 1])
+    attrs = [[], [_edit(0, 0.45), _edit(1, 1.0), _edit(0, 0.2)]]
+    args = (_ToyGenerator(), Probe(), styles, predicted, attrs, space)
+    single = attribute_factor_changes(*args)
+    joint = attribute_factor_changes(*args, cumulative=True)
+    assert joint[0] == [] and len(joint[1]) == 3
+    assert joint[1][0] == single[1][0]  # one edit alone is the same either way
+    # top-2 together: the hue edit and the size edit both stay applied
+    assert joint[1][1]["change"]["hue"] == pytest.approx(single[1][0]["change"]["hue"])
+    assert joint[1][1]["change"]["size"] == pytest.approx(single[1][1]["change"]["size"])
+    # the third edit sets the hue back to 0.2: hue changes (0, 0.1) / 0.25 only
+    assert single[1][2]["change"]["hue"] == pytest.approx((0.0 + 0.1) / 2 / 0.25)
+    assert joint[1][2]["change"]["hue"] == pytest.approx(single[1][2]["change"]["hue"])
+    assert joint[1][2]["change"]["size"] == pytest.approx(1.0)
+
+
+def test_joint_scores_on_a_hand_made_table():
+    from stylex.metrics.ground_truth import joint_at, joint_scores
+
+    rows = [
+        # class A: size, size, hue, hue — its top-3 together changes mainly hue
+        {"class": "A", "k": 1, "dominant": "size"},
+        {"class": "A", "k": 2, "dominant": "size"},
+        {"class": "A", "k": 3, "dominant": "hue"},
+        {"class": "A", "k": 4, "dominant": "size"},
+        # class B: two attributes only; scored at k = 2
+        {"class": "B", "k": 1, "dominant": "x"},
+        {"class": "B", "k": 2, "dominant": None},
+    ]
+    assert {c: r["k"] for c, r in joint_at(rows, 3).items()} == {"A": 3, "B": 2}
+    s = joint_scores(rows, ["hue", "shape"])
+    assert s["joint_precision_top3"] == pytest.approx(0.5)  # A's top-3 on hue, B's on none
+    assert s["joint_recall_top10"] == pytest.approx(0.5)  # hue found, shape never
+    assert joint_scores(rows, ["size"], precision_k=1)["joint_precision_top1"] == 0.5
+    empty = joint_scores([], ["hue"])
+    assert math.isnan(empty["joint_precision_top3"]) and math.isnan(empty["joint_recall_top10"])
+
+
 def test_precision_and_recall_on_a_hand_made_table():
     rows = [
         # class A: ranks 1-6
@@ -487,6 +541,13 @@ def test_cli_evaluate_with_baseline(tiny_run, tiny_baseline_run, capsys):
     assert m["images"]["attfind_overlap"] == 6  # 26 held-out images, AttFind used 16
     gt = m["ground_truth"]
     assert {"precision_top5", "recall_top10", "attributes", "probe"} <= set(gt)
+    # the joint edits: per class, k = 1 … its number of attributes; k = 1 is the top attribute
+    assert {"joint_precision_top3", "joint_recall_top10", "joint_attributes"} <= set(gt)
+    for name in {r["class"] for r in gt["attributes"]}:
+        single = [r for r in gt["attributes"] if r["class"] == name]
+        joint = [r for r in gt["joint_attributes"] if r["class"] == name]
+        assert [r["k"] for r in joint] == [r["rank"] for r in single]
+        assert joint[0]["change"] == pytest.approx(single[0]["change"], abs=1e-6)
     assert gt["label_factors"] == ["hue"]
     assert set(m["difference"]) >= {"consistency", "sufficiency", "fd_samples"}
     assert (tiny_run / "metrics_probe.safetensors").is_file()

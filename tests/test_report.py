@@ -56,6 +56,11 @@ METRICS = {
                 "change": {"shape": 0.26, "hue": 0.04, "size": 0.44},
             },
         ],
+        "joint_precision_top3": 0.5,
+        "joint_attributes": [
+            {"class": "b", "k": 1, "dominant": "size", "change": {"shape": 0.26, "size": 0.44}},
+            {"class": "b", "k": 2, "dominant": "hue", "change": {"hue": 0.93, "size": 0.52}},
+        ],
         "probe": {"degraded_test": {"shape": {"accuracy": 0.83}, "hue": {"normalised": 0.027}}},
     },
 }
@@ -161,6 +166,13 @@ def test_report_with_metrics_and_baseline_cli(tiny_run, tiny_baseline_run, tmp_p
     assert "<td class=dom>0.41</td>" in gt and "<td class=dom>0.44</td>" in gt
     assert "degraded renders: shape acc 0.83, hue 0.03" in gt
     assert "Ground truth per attribute (baseline “baseline”)" in page
+    # the top-k attributes together: per class and k, the joint edit's dominant factor
+    joint = page.split("Ground truth of the top-k attributes together (StylEx)")[1]
+    joint = joint.split("</table>")[0]
+    assert "<th>top-k together</th>" in joint
+    assert '<td>b</td><td>2</td><td><span class="better">hue</span></td>' in joint
+    assert "<td class=dom>0.93</td>" in joint
+    assert "Ground truth: joint top-3 edit" in page  # its score is a row of the metrics table
 
 
 def test_report_handles_missing_pieces(tiny_run):

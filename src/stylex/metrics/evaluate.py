@@ -24,7 +24,8 @@ counts them). With a baseline on the same data both runs are measured on the sam
 ``fd_reconstructions``     Inception FID* (``fd_note``); ``fd_real_reference``: real vs
                            N training images, the floor at this N
 ``ground_truth``           only for data with factors: ``precision_top5``, ``recall_top10``,
-                           per-attribute factor changes, probe quality
+                           per-attribute factor changes, the same for each class's
+                           top-k edits together (``joint_*``), probe quality
 ``fitness``                the verdict "can this run explain this classifier?":
                            ``{"fit", "causes", "warnings", "checks": {NAME: {"value",
                            "reference", "passed", "status", …}}}``, on the same images and

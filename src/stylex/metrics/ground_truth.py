@@ -29,6 +29,16 @@ of at least one top-10 attribute (of any class). ``recall_top10_changed`` (secon
 share of the rule's factors that some top-10 attribute changes by at least
 ``change_threshold`` (default 0.25), dominant or not.
 
+**The joint edit.** Sufficiency applies a class's top-k attributes together, and a class can be
+carried by a few coordinates that each move several factors while together they move the label
+factor. ``joint_attributes`` holds, per class and ``k``, the factor changes of the top-``k``
+edits applied together, in order (same images and units as above; its dominant factor as
+above). ``joint_precision_top3`` = share of classes whose top-3 joint edit (top-k for a class
+with k < 3 attributes) has a label factor as its dominant factor; ``joint_recall_top10`` = share
+of the rule's factors that are the dominant factor of some class's top-k joint edit, k ≤ 10.
+These describe the explanation as a whole; the verdict's check stays on single attributes, the
+unit the report shows one by one.
+
 **Does the classifier follow the rule?** ``classifier_agreement`` = share of the evaluated
 images whose predicted class is their label (the rule's class, matched by class name). When it
 is high, the classifier computes the rule, so an attribute that flips it should change a
@@ -44,6 +54,12 @@ from typing import Any
 
 import torch
 
+from stylex.metrics.gt_scores import (
+    DEFAULT_CHANGE_THRESHOLD,
+    ground_truth_scores,
+    joint_at,
+    joint_scores,
+)
 from stylex.metrics.probe import (
     DEFAULT_PROBE_SEED,
     PROBE_FILE,
@@ -64,7 +80,6 @@ from stylex.metrics.probe_training import (
 from stylex.models.stylespace import edit as edit_styles
 
 DEFAULT_MIN_CHANGE = 0.1
-DEFAULT_CHANGE_THRESHOLD = 0.25
 
 
 # ------------------------------------------------------------------------------ changes
@@ -107,10 +122,13 @@ def attribute_factor_changes(
     batch: int = 64,
     max_images: int | None = None,
     progress: bool = False,
+    cumulative: bool = False,
 ) -> list[list[dict[str, Any]]]:
     """Per class and top-``max_k`` attribute (objects with ``index`` and ``target``), the mean
     normalised factor changes of that single edit on the images whose real image is not
     predicted as the class (at most ``max_images`` of them; all images when none qualifies).
+    With ``cumulative`` the ``j``-th entry is instead the change of the class's top-``j``
+    edits applied together, in order (the joint edit that sufficiency applies).
 
     Returns per class a list of ``{"change": {f: mean |Δ|}, "signed_change": {f: mean Δ}
     (non-categorical), "changed_fraction": {f: share of images whose argmax changed}
@@ -136,7 +154,8 @@ def attribute_factor_changes(
     if progress and total:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc="factor changes", unit="attr")
+        desc = "joint factor changes" if cumulative else "factor changes"
+        bar = tqdm(total=total, desc=desc, unit="attr")
     result: list[list[dict[str, Any]]] = []
     for _y, attrs, todo in jobs:
         if todo is None:
@@ -149,12 +168,17 @@ def attribute_factor_changes(
             s_b = [s.index_select(0, sel) for s in styles]
             before = probe.predict(generator.synthesize(s_b, noise_mode="const").clamp(-1, 1))
             states: dict[int, Any] = {}
+            joint = s_b
             for j, a in enumerate(attrs):
-                layer = space.locate(int(a.index))[0]
-                if layer not in states:
-                    states[layer] = generator.run_until(s_b, layer, noise_mode="const")
-                edited = edit_styles(s_b, space, int(a.index), float(a.target), shift_size)
-                img = generator.run_from(states[layer], edited, layer, noise_mode="const")
+                if cumulative:  # every earlier edit stays applied: synthesise from the start
+                    joint = edit_styles(joint, space, int(a.index), float(a.target), shift_size)
+                    img = generator.synthesize(joint, noise_mode="const")
+                else:  # one edit: resume from the edited layer's input
+                    layer = space.locate(int(a.index))[0]
+                    if layer not in states:
+                        states[layer] = generator.run_until(s_b, layer, noise_mode="const")
+                    edited = edit_styles(s_b, space, int(a.index), float(a.target), shift_size)
+                    img = generator.run_from(states[layer], edited, layer, noise_mode="const")
                 after = probe.predict(img.clamp(-1, 1))
                 ch = factor_changes(probe, before, after)
                 for n in names:
@@ -203,36 +227,6 @@ def classifier_agreement(
     return float((mapped == predicted.long().cpu()).double().mean())
 
 
-def ground_truth_scores(
-    rows: Sequence[dict[str, Any]],
-    label_factors: Sequence[str],
-    precision_k: int = 5,
-    recall_k: int = 10,
-    change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
-) -> dict[str, float]:
-    """``precision_top5``, ``recall_top10`` and ``recall_top10_changed`` (module docstring)
-    from attribute rows ``{"rank": 1-based rank within its class, "dominant": factor or None,
-    "change": {factor: mean |Δ|} (only for the ``_changed`` recall)}``. NaN where undefined
-    (no top-k attributes, or no label factors)."""
-    lf = set(label_factors)
-    top_p = [r for r in rows if r["rank"] <= precision_k]
-    top_r = [r for r in rows if r["rank"] <= recall_k]
-    precision = sum(r["dominant"] in lf for r in top_p) / len(top_p) if top_p else float("nan")
-    if lf and top_r:
-        found = {r["dominant"] for r in top_r} & lf
-        changed = {
-            f for r in top_r for f, v in r.get("change", {}).items() if v >= change_threshold
-        } & lf
-        recall, recall_changed = len(found) / len(lf), len(changed) / len(lf)
-    else:
-        recall = recall_changed = float("nan")
-    return {
-        f"precision_top{precision_k}": precision,
-        f"recall_top{recall_k}": recall,
-        f"recall_top{recall_k}_changed": recall_changed,
-    }
-
-
 @torch.no_grad()
 def run_ground_truth(
     run,
@@ -270,26 +264,51 @@ def run_ground_truth(
         max_images=max_images,
         progress=progress,
     )
+    joint = attribute_factor_changes(
+        run.generator,
+        probe,
+        styles,
+        predicted,
+        edits,
+        space,
+        float(attfind.effects.shift_size),
+        max_k=max_k,
+        batch=batch,
+        max_images=max_images,
+        progress=progress,
+        cumulative=True,
+    )
     lf = list(dataset.label_factors)
-    rows = []
-    for c in attfind.classes:
-        for r, (a, ch) in enumerate(zip(c.attributes, changes[c.class_index], strict=False), 1):
-            dom = dominant_factor(ch["change"], min_change)
-            rows.append(
-                {
-                    "class": c.name,
-                    "rank": r,
-                    "layer": a.layer,
-                    "channel": a.channel,
-                    "index": a.index,
-                    "direction": a.direction,
-                    "dominant": dom,
-                    "dominant_change": ch["change"][dom] if dom else max(ch["change"].values()),
-                    "in_label_factors": dom in lf,
-                    **ch,
-                }
-            )
+
+    def row(ch: dict[str, Any], **lead: Any) -> dict[str, Any]:
+        dom = dominant_factor(ch["change"], min_change)
+        return {
+            **lead,
+            "dominant": dom,
+            "dominant_change": ch["change"][dom] if dom else max(ch["change"].values()),
+            "in_label_factors": dom in lf,
+            **ch,
+        }
+
+    joint_rows = [
+        row(ch, **{"class": c.name, "k": k})
+        for c in attfind.classes
+        for k, ch in enumerate(joint[c.class_index], 1)
+    ]
+    rows = [
+        row(
+            ch,
+            **{"class": c.name, "rank": r},
+            layer=a.layer,
+            channel=a.channel,
+            index=a.index,
+            direction=a.direction,
+        )
+        for c in attfind.classes
+        for r, (a, ch) in enumerate(zip(c.attributes, changes[c.class_index], strict=False), 1)
+    ]
     scores = ground_truth_scores(rows, lf, change_threshold=change_threshold)
+    scores.update(joint_scores(joint_rows, lf))
     probe_summary = {
         k: probe_info.get(k)
         for k in (
@@ -319,6 +338,7 @@ def run_ground_truth(
         "min_change": min_change,
         "change_threshold": change_threshold,
         "attributes": rows,
+        "joint_attributes": joint_rows,
         "probe": probe_summary,
     }
 
@@ -340,6 +360,8 @@ __all__ = [
     "gaussian_blur",
     "generator_artefacts",
     "ground_truth_scores",
+    "joint_at",
+    "joint_scores",
     "load_or_train_probe",
     "probe_errors",
     "run_ground_truth",

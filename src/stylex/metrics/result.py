@@ -60,7 +60,8 @@ DEFINITIONS = {
     "attribute effect, factor errors); see stylex.metrics.fitness",
     "ground_truth": "precision_top5: share of top-5 attributes (all classes) whose dominant "
     "factor (probe-measured, normalised change) is a label-rule factor; recall_top10: share of "
-    "label-rule factors that are the dominant factor of some top-10 attribute",
+    "label-rule factors that are the dominant factor of some top-10 attribute; joint_*: the "
+    "same for each class's top-k attributes applied together",
 }
 
 
@@ -133,6 +134,13 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("ground_truth.recall_top10_changed", "Ground truth: recall@10 (changed)",
                "GT recall top-10 (changed)", 3, True,
                "used factors some top-10 attribute changes", in_table=False),
+    MetricInfo("ground_truth.joint_precision_top3", "Ground truth: joint top-3 edit",
+               "GT joint top-3 precision", 3, True,
+               "classes whose top-3 edits together change mainly a used factor"),
+    MetricInfo("ground_truth.joint_recall_top10", "Ground truth: joint recall@10",
+               "GT joint recall top-10", 3, True,
+               "used factors that some class's joint top-k edit changes mainly",
+               in_table=False),
     MetricInfo("ground_truth.classifier_agreement", "Ground truth: classifier follows the rule",
                "classifier = label rule", 3, None,
                "share of images whose predicted class is the label rule's", in_table=False),

@@ -78,7 +78,11 @@ else "not run")
     hue<0.5`` run whose top attributes paint a second blob of the other colour, read mainly as
     size, position and shape changes, scores 0.0; the two-factor run 0.6). Advisory otherwise
     (the classifier may use those factors). A label factor that is the main change of no
-    top-10 attribute gives a warning (the explanation leaves that part of the rule out).
+    top-10 attribute gives a warning (the explanation leaves that part of the rule out). The
+    cause and the warnings also name the main change of each class's top-3 attributes applied
+    together (``ground_truth.joint_attributes``), which can be a label factor where no single
+    attribute's is; the check itself scores single attributes, the unit the report shows.
+    (:mod:`stylex.metrics.fitness.ground_truth`.)
 
 Every failed check yields a cause that says what is wrong and what to do next (with real
 ``stylex train`` options). ``fit`` = every required check that ran passed.

@@ -4,13 +4,16 @@ causes their failures give."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 
 import torch
 
 from stylex.attfind.result import ATTRIBUTES_FORMAT
 from stylex.errors import StylexError
+from stylex.metrics.fitness.ground_truth import (
+    joint_changes_text,
+    main_changes_text,
+)
 from stylex.metrics.fitness.verdict import (
     FAILED,
     NOT_RUN,
@@ -213,57 +216,6 @@ def factor_check(
     )
 
 
-def ground_truth_check(gt: dict | None, th: FitnessThresholds) -> Check:
-    """``ground_truth`` from the ``ground_truth`` entry of ``metrics.json`` (data with known
-    factors and a label rule; :mod:`stylex.metrics.ground_truth`)."""
-    gt = gt or {}
-    lf = list(gt.get("label_factors") or [])
-    rows = [r for r in gt.get("attributes") or [] if r.get("rank", 99) <= 5]
-    value = gt.get("precision_top5")
-    if not lf or not rows or value is None or not math.isfinite(float(value)):
-        return Check(
-            None,
-            None,
-            None,
-            NOT_RUN,
-            required=False,
-            detail="no ground truth measured (data without a known label rule, or not "
-            "evaluated with attributes yet)",
-        )
-    names = list(gt.get("factor_names") or lf)
-    agreement = gt.get("classifier_agreement")
-    required = agreement is not None and float(agreement) >= th.min_rule_agreement
-    main = Counter(r.get("dominant") or "none" for r in rows).most_common()
-    top10 = [r for r in gt.get("attributes") or [] if r.get("rank", 99) <= 10]
-    found = {r.get("dominant") for r in top10}
-    missing = [f for f in lf if f not in found]
-    passed = float(value) >= th.min_label_precision
-    return Check(
-        float(value),
-        len(lf) / max(len(names), 1),
-        passed,
-        PASSED if passed else FAILED,
-        required=required,
-        detail="share of the top-5 attributes whose main change is a factor of the label rule",
-        extra={
-            "label_factors": lf,
-            "main_changes": dict(main),
-            "missing": missing,
-            "recall_top10": gt.get("recall_top10"),
-            "classifier_agreement": agreement,
-            "threshold": th.min_label_precision,
-            "agreement_threshold": th.min_rule_agreement,
-        },
-    )
-
-
-def _main_changes(extra: dict) -> str:
-    shown = {"none": "no measurable factor"}
-    return ", ".join(
-        f"{shown.get(k, k)} ×{v}" for k, v in (extra.get("main_changes") or {}).items()
-    )
-
-
 # the default recipe's class-sparse options, named in the advice (read from the preset so the
 # advice follows it)
 _DEFAULT = RECIPES[DEFAULT_RECIPE]
@@ -341,11 +293,11 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
             f"the attributes credit the wrong factors: only {gt.value:.0%} of the top-5 "
             f"attributes (all classes) change mainly a factor of the label rule ({lf}), though "
             f"the classifier follows the rule on {gt.extra['classifier_agreement']:.0%} of the "
-            f"held-out images; their main changes are {_main_changes(gt.extra)}. They flip the "
+            f"held-out images; their main changes are {main_changes_text(gt.extra)}. They flip the "
             "classifier through changes that also move other factors (look at their "
             "before/after images), so the report would name the wrong cause. "
             f"{train_longer_}; metrics.json `ground_truth.attributes` lists each attribute's "
-            "factor changes"
+            "factor changes." + joint_changes_text(gt.extra)
         )
     return out
 
@@ -377,12 +329,20 @@ def fitness_warnings(checks: dict[str, Check], cond_sparsity: float = 0.0) -> li
         )
         out.append(
             f"only {gt.value:.0%} of the top-5 attributes change mainly a factor of the label "
-            f"rule (main changes: {_main_changes(gt.extra)}); {why}"
+            f"rule (main changes: {main_changes_text(gt.extra)}); {why}."
+            + joint_changes_text(gt.extra)
         )
     if gt is not None and gt.extra.get("missing"):
+        missing = gt.extra["missing"]
+        joint = [f for f in missing if f in (gt.extra.get("joint_found") or [])]
         out.append(
-            "no top-10 attribute changes mainly the label factor(s) "
-            f"{', '.join(gt.extra['missing'])}: the explanation leaves that part of the rule "
-            "out"
+            f"no top-10 attribute changes mainly the label factor(s) {', '.join(missing)}: "
+            "the explanation leaves that part of the rule out"
+            + (
+                f", attribute by attribute (applied together, a class's top-k attributes do "
+                f"change mainly {', '.join(joint)})"
+                if joint
+                else ""
+            )
         )
     return out

@@ -14,10 +14,10 @@ from stylex.metrics.fitness.checks import (
     factor_check,
     fitness_causes,
     fitness_warnings,
-    ground_truth_check,
     retrieval_scores,
     trivial_references,
 )
+from stylex.metrics.fitness.ground_truth import ground_truth_check
 from stylex.metrics.fitness.verdict import (
     FAILED,
     INFO,

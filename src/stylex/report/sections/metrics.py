@@ -3,6 +3,7 @@ ground-truth table) and the headline chips of the page header."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,21 +155,21 @@ def ground_truth_table(gt: Any, label: str = "StylEx") -> str:
         return ""
     names = list(gt.get("factor_names") or rows[0].get("change", {}))
     used = set(gt.get("label_factors") or [])
-    head = "<tr><th>class</th><th>#</th><th>layer · channel · dir</th><th>dominant</th>"
-    head += "".join(f"<th>{esc(n)}{' *' if n in used else ''}</th>" for n in names) + "</tr>"
-    body = []
-    for r in rows:
-        ch = r.get("change") or {}
-        dom = r.get("dominant")
-        cells = "".join(
-            f"<td{' class=dom' if n == dom else ''}>{fmt(ch.get(n), 2)}</td>" for n in names
-        )
-        mark = "better" if dom in used else "worse"
-        body.append(
-            f"<tr><td>{esc(r.get('class'))}</td><td>{esc(r.get('rank'))}</td>"
-            f"<td>{esc(r.get('layer'))} · {esc(r.get('channel'))} · {esc(r.get('direction'))}"
-            f'</td><td><span class="{mark}">{esc(dom or "none")}</span></td>{cells}</tr>'
-        )
+    head, body = _factor_table(
+        rows,
+        names,
+        used,
+        ("class", "#", "layer · channel · dir"),
+        lambda r: (
+            r.get("class"),
+            r.get("rank"),
+            f"{r.get('layer')} · {r.get('channel')} · {r.get('direction')}",
+        ),
+    )
+    joint = [r for r in gt.get("joint_attributes") or [] if isinstance(r, dict)]
+    joint_head, joint_body = _factor_table(
+        joint, names, used, ("class", "top-k together"), lambda r: (r.get("class"), r.get("k"))
+    )
     probe_found = gt.get("probe")
     probe = probe_found if isinstance(probe_found, dict) else {}
     quality = []
@@ -200,10 +201,47 @@ def ground_truth_table(gt: Any, label: str = "StylEx") -> str:
     if quality:
         note += " Probe errors (in stds; shape: accuracy) " + "; ".join(esc(q) for q in quality)
         note += "."
-    return (
+    out = (
         f'<h3>Ground truth per attribute ({esc(label)})</h3><p class="note">{note}</p>'
         f'<table class="data gt">{head}{"".join(body)}</table>'
     )
+    if joint_body:
+        out += (
+            f"<h3>Ground truth of the top-k attributes together ({esc(label)})</h3>"
+            '<p class="note">The same, for each class\'s top-k attributes applied together, in '
+            "order (the edit that sufficiency and the explanations' “together” column apply): "
+            "a class can be carried by a few coordinates that each move several factors while "
+            "together they move the label factor.</p>"
+            f'<table class="data gt">{joint_head}{"".join(joint_body)}</table>'
+        )
+    return out
+
+
+def _factor_table(
+    rows: list[dict],
+    names: list[str],
+    used: set,
+    first: tuple[str, ...],
+    first_cells: Callable[[dict], tuple[Any, ...]],
+) -> tuple[str, list[str]]:
+    """Header and body rows of a factor-change table: the ``first`` columns (values from
+    ``first_cells(row)``), the dominant factor (marked by whether the rule uses it) and every
+    factor's mean |change| (``*`` = used by the rule)."""
+    head = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in first) + "<th>dominant</th>"
+    head += "".join(f"<th>{esc(n)}{' *' if n in used else ''}</th>" for n in names) + "</tr>"
+    body = []
+    for r in rows:
+        ch = r.get("change") or {}
+        dom = r.get("dominant")
+        cells = "".join(
+            f"<td{' class=dom' if n == dom else ''}>{fmt(ch.get(n), 2)}</td>" for n in names
+        )
+        mark = "better" if dom in used else "worse"
+        lead = "".join(f"<td>{esc(v)}</td>" for v in first_cells(r))
+        body.append(
+            f'<tr>{lead}<td><span class="{mark}">{esc(dom or "none")}</span></td>{cells}</tr>'
+        )
+    return head, body
 
 
 def metrics_section(ctx: ReportContext) -> str:
