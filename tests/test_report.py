@@ -26,6 +26,7 @@ METRICS = {
     "consistency": 0.9375,
     "prob_diff": 0.0412,
     "sufficiency": {str(k): min(1.0, 0.1 * k) for k in range(1, 11)},
+    "sufficiency_k0": 0.0612,
     "reconstruction_l1": 0.2345,
     "perceptual": 0.123,
     "fd_samples": 12.5,
@@ -159,6 +160,9 @@ def test_report_with_metrics_and_baseline_cli(tiny_run, tiny_baseline_run, tmp_p
     for text in ("0.938", "0.500", "12.50", "20.00", "0.667", "k=10", "0.438"):  # 0.438 = diff
         assert text in page, text
     assert "baseline “baseline”" in page
+    # k = 0 (no edit) is a labelled row of the metrics table, not a raw key
+    assert "<td>Sufficiency with no edit</td><td>0.061</td>" in page
+    assert "<td>sufficiency_k0</td>" not in page
     # the ground-truth table: each attribute's dominant factor, a rule factor marked
     gt = page.split("Ground truth per attribute (StylEx)")[1].split("</table>")[0]
     assert "<th>hue *</th>" in gt and "<th>size</th>" in gt

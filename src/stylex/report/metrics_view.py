@@ -24,9 +24,7 @@ def _direction(m: MetricInfo) -> str | None:
 # The metrics table's rows, from the one list of metric descriptions (stylex.metrics.result):
 # (key, label, description, which way is better: "up" / "down" / None)
 METRIC_ROWS: list[tuple[str, str, str, str | None]] = [
-    (m.key, m.label, m.description, _direction(m))
-    for m in METRICS
-    if m.section is None and m.key != "sufficiency_k0"  # k=0 is shown with the curve
+    (m.key, m.label, m.description, _direction(m)) for m in METRICS if m.section is None
 ]
 GT_ROWS: list[tuple[str, str, str, str | None]] = [
     (m.key.split(".", 1)[1], m.label, m.description, _direction(m))
