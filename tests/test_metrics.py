@@ -365,24 +365,31 @@ def test_circular_and_categorical_changes():
     assert dominant_factor({"a": 0.05, "b": 0.3}) == "b"
 
 
+class _KnownProbe:
+    """Reads the toy image's first value as the hue and its second as the size."""
+
+    specs = [FactorSpec("hue", "circular"), FactorSpec("size")]
+    names = ["hue", "size"]
+    scale = torch.tensor([0.25, 0.5])
+
+    def predict(self, img):
+        x = img[:, :, 0, 0]
+        return {"hue": torch.remainder(x[:, 0], 1.0), "size": x[:, 1]}
+
+
+def _known_probe_problem():
+    """Three images' styles (style coordinate 0 = hue, 1 = size), their predicted classes and
+    the StyleSpace (flat 0, 1 = layer 0; flat 2 = layer 1)."""
+    s0 = torch.tensor([[0.2, 0.5], [0.3, 0.5], [0.6, 0.4]])
+    return [s0, torch.zeros(3, 1)], torch.tensor([0, 0, 1]), StyleSpace([0, 1], [2, 1])
+
+
 def test_attribute_factor_changes_with_a_known_probe():
     """Style coordinate 0 is the hue, 1 the size: the edits' dominant factors are known."""
 
-    class Probe:
-        specs = [FactorSpec("hue", "circular"), FactorSpec("size")]
-        names = ["hue", "size"]
-        scale = torch.tensor([0.25, 0.5])
-
-        def predict(self, img):
-            x = img[:, :, 0, 0]
-            return {"hue": torch.remainder(x[:, 0], 1.0), "size": x[:, 1]}
-
-    s0 = torch.tensor([[0.2, 0.5], [0.3, 0.5], [0.6, 0.4]])
-    styles = [s0, torch.zeros(3, 1)]
-    predicted = torch.tensor([0, 0, 1])
-    space = StyleSpace([0, 1], [2, 1])
+    styles, predicted, space = _known_probe_problem()
     attrs = [[], [_edit(0, 0.45), _edit(1, 1.0), _edit(2, 5.0)]]
-    rows = attribute_factor_changes(_ToyGenerator(), Probe(), styles, predicted, attrs, space)
+    rows = attribute_factor_changes(_ToyGenerator(), _KnownProbe(), styles, predicted, attrs, space)
     assert rows[0] == []
     hue, size, nothing = rows[1]
     assert hue["num_images"] == 2  # the images not predicted as class 1
@@ -397,21 +404,9 @@ def test_joint_factor_changes_apply_the_top_k_together():
     """Cumulative mode: row k is the change of the top-k edits applied together (row 1 = the
     single edit); the hand-computed changes of the toy's hue/size coordinates."""
 
-    class Probe:
-        specs = [FactorSpec("hue", "circular"), FactorSpec("size")]
-        names = ["hue", "size"]
-        scale = torch.tensor([0.25, 0.5])
-
-        def predict(self, img):
-            x = img[:, :, 0, 0]
-            return {"hue": torch.remainder(x[:, 0], 1.0), "size": x[:, 1]}
-
-    s0 = torch.tensor([[0.2, 0.5], [0.3, 0.5], [0.6, 0.4]])
-    styles = [s0, torch.zeros(3, 1)]
-    predicted = torch.tensor([0, 0, 1])
-    space = StyleSpace([0, 1], [2, 1])
+    styles, predicted, space = _known_probe_problem()
     attrs = [[], [_edit(0, 0.45), _edit(1, 1.0), _edit(0, 0.2)]]
-    args = (_ToyGenerator(), Probe(), styles, predicted, attrs, space)
+    args = (_ToyGenerator(), _KnownProbe(), styles, predicted, attrs, space)
     single = attribute_factor_changes(*args)
     joint = attribute_factor_changes(*args, cumulative=True)
     assert joint[0] == [] and len(joint[1]) == 3

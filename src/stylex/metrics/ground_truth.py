@@ -251,33 +251,19 @@ def run_ground_truth(
 
     space = attfind_space(run, attfind)
     edits = attribute_edits(attfind)
-    changes = attribute_factor_changes(
-        run.generator,
-        probe,
-        styles,
-        predicted,
-        edits,
-        space,
-        float(attfind.effects.shift_size),
-        max_k=max_k,
-        batch=batch,
-        max_images=max_images,
-        progress=progress,
-    )
-    joint = attribute_factor_changes(
-        run.generator,
-        probe,
-        styles,
-        predicted,
-        edits,
-        space,
-        float(attfind.effects.shift_size),
-        max_k=max_k,
-        batch=batch,
-        max_images=max_images,
-        progress=progress,
-        cumulative=True,
-    )
+    shift = float(attfind.effects.shift_size)
+
+    def measure(cumulative: bool) -> list[list[dict[str, Any]]]:
+        return attribute_factor_changes(
+            *(run.generator, probe, styles, predicted, edits, space, shift),
+            max_k=max_k,
+            batch=batch,
+            max_images=max_images,
+            progress=progress,
+            cumulative=cumulative,
+        )
+
+    changes, joint = measure(False), measure(True)  # each attribute alone; top-k together
     lf = list(dataset.label_factors)
 
     def row(ch: dict[str, Any], **lead: Any) -> dict[str, Any]:
