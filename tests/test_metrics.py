@@ -418,6 +418,11 @@ def test_joint_factor_changes_apply_the_top_k_together():
     assert single[1][2]["change"]["hue"] == pytest.approx((0.0 + 0.1) / 2 / 0.25)
     assert joint[1][2]["change"]["hue"] == pytest.approx(single[1][2]["change"]["hue"])
     assert joint[1][2]["change"]["size"] == pytest.approx(1.0)
+    # an edit of a later layer after one of layer 0: the joint edit resumes from layer 0's
+    # input, so the hue edit stays applied (resuming from layer 1 would drop it)
+    later = [[], [_edit(0, 0.45), _edit(2, 5.0)]]
+    joint = attribute_factor_changes(*args[:4], later, space, cumulative=True)
+    assert joint[1][1]["change"]["hue"] == pytest.approx(single[1][0]["change"]["hue"])
 
 
 def test_joint_scores_on_a_hand_made_table():

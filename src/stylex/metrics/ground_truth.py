@@ -77,6 +77,7 @@ from stylex.metrics.probe_training import (
     probe_errors,
     train_probe,
 )
+from stylex.metrics.sufficiency import edit_shift
 from stylex.models.stylespace import edit as edit_styles
 
 DEFAULT_MIN_CHANGE = 0.1
@@ -128,7 +129,8 @@ def attribute_factor_changes(
     normalised factor changes of that single edit on the images whose real image is not
     predicted as the class (at most ``max_images`` of them; all images when none qualifies).
     With ``cumulative`` the ``j``-th entry is instead the change of the class's top-``j``
-    edits applied together, in order (the joint edit that sufficiency applies).
+    edits applied together, in order (the joint edit that sufficiency applies). Each edit moves
+    by its own ``shift`` when it has one, else by ``shift_size`` (as in sufficiency).
 
     Returns per class a list of ``{"change": {f: mean |Δ|}, "signed_change": {f: mean Δ}
     (non-categorical), "changed_fraction": {f: share of images whose argmax changed}
@@ -167,18 +169,19 @@ def attribute_factor_changes(
             sel = idx[a0 : a0 + batch]
             s_b = [s.index_select(0, sel) for s in styles]
             before = probe.predict(generator.synthesize(s_b, noise_mode="const").clamp(-1, 1))
+            # as in sufficiency: resume from the input of the earliest edited layer (with
+            # ``cumulative`` every earlier edit stays applied, so the earliest of them all)
             states: dict[int, Any] = {}
-            joint = s_b
+            joint, start = s_b, 0
             for j, a in enumerate(attrs):
-                if cumulative:  # every earlier edit stays applied: synthesise from the start
-                    joint = edit_styles(joint, space, int(a.index), float(a.target), shift_size)
-                    img = generator.synthesize(joint, noise_mode="const")
-                else:  # one edit: resume from the edited layer's input
-                    layer = space.locate(int(a.index))[0]
-                    if layer not in states:
-                        states[layer] = generator.run_until(s_b, layer, noise_mode="const")
-                    edited = edit_styles(s_b, space, int(a.index), float(a.target), shift_size)
-                    img = generator.run_from(states[layer], edited, layer, noise_mode="const")
+                layer = space.locate(int(a.index))[0]
+                start = min(start, layer) if cumulative and j else layer
+                if start not in states:
+                    states[start] = generator.run_until(s_b, start, noise_mode="const")
+                t = edit_shift(a, shift_size)
+                edited = edit_styles(joint, space, int(a.index), float(a.target), t)
+                joint = edited if cumulative else s_b
+                img = generator.run_from(states[start], edited, start, noise_mode="const")
                 after = probe.predict(img.clamp(-1, 1))
                 ch = factor_changes(probe, before, after)
                 for n in names:
