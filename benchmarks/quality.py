@@ -25,7 +25,9 @@ the same for each image replaced by its own median grey level (the best constant
 ``mean L1`` for the training set's mean image; ``fac err`` the factor probe's largest mean error
 on the reconstructions over the non-categorical factors, in standard deviations of the factor
 (``real`` the same on the real images: the probe's floor; for a factor uniform on an interval a
-constant guess at its middle scores 0.87, an unrelated random one 1.15);
+constant guess at its middle scores 0.87, an unrelated random one 1.15); ``cat acc`` the probe's
+accuracy on the reconstructions for the categorical factor it reads worst there (``real``: on
+the real images; shapes' ``shape`` has chance 1/3);
 ``cons`` classifier consistency; ``suff kN`` sufficiency with the top-N attributes (k0: no edit);
 ``P@5``/``R@10`` ground-truth precision/recall (data with factors), ``jP@3``/``jR@10`` the same
 for each class's top-k attributes applied together; ``AttFind s`` wall seconds of
@@ -66,6 +68,8 @@ COLUMNS = [
     "mean L1",
     "fac err",
     "fac err real",
+    "cat acc",
+    "cat acc real",
     "cons",
     "suff k0",
     "suff k1",
@@ -362,6 +366,18 @@ def _factor_error(gt: dict | None, key: str) -> tuple[float | None, str]:
     return vals[f], f
 
 
+def _categorical_accuracy(gt: dict | None) -> tuple[float | None, float | None, str]:
+    """The categorical factor read worst on the reconstructions: its accuracy there and on the
+    real images, and its name."""
+    probe = (gt or {}).get("probe") or {}
+    rec, real = probe.get("on_reconstructions") or {}, probe.get("on_real") or {}
+    accs = {f: e["accuracy"] for f, e in rec.items() if e.get("accuracy") is not None}
+    if not accs:
+        return None, None, ""
+    f = min(accs, key=accs.get)
+    return accs[f], (real.get(f) or {}).get("accuracy"), f
+
+
 def row(name: str, variant: str, run_dir: Path) -> dict:
     st = Stages(run_dir / "stages.json")
     m = json.loads((run_dir / "metrics.json").read_text())
@@ -370,6 +386,7 @@ def row(name: str, variant: str, run_dir: Path) -> dict:
     fit = m.get("fitness")
     fe, fe_name = _factor_error(gt, "on_reconstructions")
     fr, _ = _factor_error(gt, "on_real")
+    ca, ca_real, ca_name = _categorical_accuracy(gt)
     return {
         "task": name,
         "variant": variant,
@@ -381,6 +398,9 @@ def row(name: str, variant: str, run_dir: Path) -> dict:
         "fac err": fe,
         "fac err factor": fe_name,
         "fac err real": fr,
+        "cat acc": ca,
+        "cat acc factor": ca_name,
+        "cat acc real": ca_real,
         "cons": m.get("consistency"),
         "suff k0": m.get("sufficiency_k0"),
         **{f"suff k{k}": suff.get(str(k)) for k in (1, 3, 10)},
@@ -411,6 +431,8 @@ def markdown(rows: list[dict], header: str) -> str:
         cells = [_cell(c, r.get(c)) for c in COLUMNS]
         if r.get("fac err factor"):
             cells[COLUMNS.index("fac err")] += f" ({r['fac err factor']})"
+        if r.get("cat acc factor"):
+            cells[COLUMNS.index("cat acc")] += f" ({r['cat acc factor']})"
         lines.append("| " + " | ".join(cells) + " |")
     causes = [f"- {r['task']}/{r['variant']}: {c}" for r in rows for c in r["causes"]]
     if causes:

@@ -194,6 +194,34 @@ def test_factor_check():
     assert factor_check(None, None, th).status == "not run"
 
 
+def test_factor_check_reads_a_categorical_factor_against_chance():
+    """Shape read at 0.78 on real images and 0.39 on reconstructions (chance 0.33): an accuracy
+    drop of only 0.38, but 86% of what the probe reads above chance is lost: not reproduced."""
+    from stylex.metrics.fitness.checks import factor_check, fitness_causes
+    from stylex.metrics.probe_training import factor_excess, unreproduced_factors
+
+    th = FitnessThresholds()
+    real = {"shape": {"accuracy": 0.78, "chance": 0.33}, "hue": {"normalised": 0.03}}
+    recon = {"shape": {"accuracy": 0.39}, "hue": {"normalised": 0.04}}
+    ex = factor_excess(real, recon)
+    assert ex["shape"] == pytest.approx(0.39 / 0.45) and ex["hue"] == pytest.approx(0.01)
+    c = factor_check(real, recon, th)
+    assert c.passed is False and c.extra["worst"] == "shape"
+    from stylex.metrics.fitness.verdict import Check
+
+    ok = Check(1.0, 0.0, True, "passed")
+    names = ("reconstruction", "retrieval", "consistency", "neutral_consistency", "attributes")
+    causes = fitness_causes({**dict.fromkeys(names, ok), "factors": c}, 64)
+    assert len(causes) == 1 and "87% of the probe's accuracy above chance lost" in causes[0]
+    assert unreproduced_factors(real, recon) == ["shape"]
+    kept = {"shape": {"accuracy": 0.70}, "hue": {"normalised": 0.04}}
+    assert factor_check(real, kept, th).passed is True and unreproduced_factors(real, kept) == []
+    # without a recorded chance (older metrics.json): the plain accuracy drop, as before
+    old = {"shape": {"accuracy": 0.78}, "hue": {"normalised": 0.03}}
+    assert factor_excess(old, recon)["shape"] == pytest.approx(0.39)
+    assert unreproduced_factors(None, recon) == []
+
+
 def _gt(dominants_by_class, agreement, label_factors=("hue",)):
     rows = [
         {"class": c, "rank": r, "dominant": d}

@@ -273,6 +273,8 @@ def test_factor_probe_is_accurate_on_clean_shapes():
     for f in ("size", "x", "y", "bg"):
         assert err[f]["normalised"] < 0.3, (f, err[f])  # in stds; chance ≈ 1.1
     assert err["shape"]["accuracy"] > 0.5  # chance 1/3; 16-px shapes are a few pixels wide
+    counts = test.factors[:, 0].round().long().bincount()
+    assert err["shape"]["chance"] == pytest.approx(float(counts.max()) / 256)
 
 
 def _rgb_hue(x: torch.Tensor) -> torch.Tensor:
@@ -363,6 +365,9 @@ def test_circular_and_categorical_changes():
     assert ch["hue"].item() == pytest.approx(0.8)  # +0.2 cycles / 0.25
     assert dominant_factor({"a": 0.05, "b": 0.08}) is None
     assert dominant_factor({"a": 0.05, "b": 0.3}) == "b"
+    # a factor the generator does not reproduce is skipped; its reading is no measurement
+    assert dominant_factor({"a": 0.2, "b": 0.3}, skip=["b"]) == "a"
+    assert dominant_factor({"a": 0.05, "b": 0.3}, skip=("b",)) is None
 
 
 class _KnownProbe:
@@ -549,6 +554,14 @@ def test_cli_evaluate_with_baseline(tiny_run, tiny_baseline_run, capsys):
         assert [r["k"] for r in joint] == [r["rank"] for r in single]
         assert joint[0]["change"] == pytest.approx(single[0]["change"], abs=1e-6)
     assert gt["label_factors"] == ["hue"]
+    # the factors the reconstructions lose (the fitness `factors` check) are never dominant
+    from stylex.metrics.probe_training import unreproduced_factors
+
+    probe = gt["probe"]
+    assert gt["unreproduced_factors"] == unreproduced_factors(
+        probe["on_real"], probe["on_reconstructions"]
+    )
+    assert not {r["dominant"] for r in gt["attributes"]} & set(gt["unreproduced_factors"])
     assert set(m["difference"]) >= {"consistency", "sufficiency", "fd_samples"}
     assert (tiny_run / "metrics_probe.safetensors").is_file()
     typed = MetricsResult.load(tiny_run)

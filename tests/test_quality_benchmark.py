@@ -74,6 +74,8 @@ def test_tiny_sweep_table_resume_after_kill_and_skip(tmp_path, capsys):
         assert r["steps"] == 4 and r["train s"] > 0
         assert 0 < r["rec L1"] and 0 < r["flat L1"] and 0 < r["mean L1"]
         assert r["fac err"] is not None and r["fac err real"] is not None
+        assert r["cat acc factor"] == "shape" and 0 <= r["cat acc"] <= 1  # shapes' categorical
+        assert 0 <= r["cat acc real"] <= 1
         assert r["suff k1"] is not None and r["AttFind s"] > 0
         assert r["verdict"] in ("fit", "not fit", "n/a")
     assert "| tiny | recipe | 4 |" in printed and "| tiny | baseline | 4 |" in printed

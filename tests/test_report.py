@@ -63,6 +63,7 @@ METRICS = {
             {"class": "b", "k": 2, "dominant": "hue", "change": {"hue": 0.93, "size": 0.52}},
         ],
         "probe": {"degraded_test": {"shape": {"accuracy": 0.83}, "hue": {"normalised": 0.027}}},
+        "unreproduced_factors": ["shape"],
     },
 }
 SMALL = ReportOptions(top_k=2, num_images=3, num_explain=2, num_reconstructions=4, sweep_steps=5)
@@ -169,6 +170,7 @@ def test_report_with_metrics_and_baseline_cli(tiny_run, tiny_baseline_run, tmp_p
     assert '<span class="better">hue</span>' in gt and '<span class="worse">size</span>' in gt
     assert "<td class=dom>0.41</td>" in gt and "<td class=dom>0.44</td>" in gt
     assert "degraded renders: shape acc 0.83, hue 0.03" in gt
+    assert "Not reproduced by the generator: shape" in gt  # never a dominant factor
     assert "Ground truth per attribute (baseline “baseline”)" in page
     # the top-k attributes together: per class and k, the joint edit's dominant factor
     joint = page.split("Ground truth of the top-k attributes together (StylEx)")[1]
@@ -284,9 +286,11 @@ def test_report_shows_fine_tune_origin_and_extra_losses(tiny_run):
 
     cfg_path = tiny_run / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["train"].update(cond_sparsity=20.0, lambda_cf=1.0)
+    cfg["train"].update(cond_sparsity=20.0, lambda_cf=1.0, cond_min_res=16)
     cfg["init_from"] = {"run": "runs/earlier", "data": "shapes", "train": {}}
     cfg_path.write_text(json.dumps(cfg))
     page = build_report(tiny_run, options=SMALL).path.read_text()
     assert "class-sparse conditioning" in page and "counterfactual" in page
+    at = page.index("condition enters layers from")
+    assert "16 px" in page[at : at + 80]
     assert "runs/earlier" in page

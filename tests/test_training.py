@@ -414,6 +414,30 @@ def test_envelope_term_is_logged_and_changes_the_update(tmp_path, clf_path):
     assert _changed(tmp_path, "encoder.")
 
 
+def test_cond_min_res_keeps_the_condition_out_of_coarse_layers(tmp_path, clf_path):
+    run = make(tmp_path, clf_path, "cmr", steps=2, cond_min_res=8, lambda_cf=1.0)
+    run.train()
+    G = run.G
+    assert G.config.cond_min_res == 8  # stored with the generator (an architecture field)
+    w = torch.randn(4, G.config.w_dim)
+    c = torch.eye(G.config.cond_dim)[torch.tensor([0, 1, 0, 1])]
+    a, b = G.styles(w, c), G.styles(w, c.flip(0))
+    rows = G.condition_weights()
+    for layer, sa, sb, r in zip(G.style_layers(), a, b, rows, strict=True):
+        if layer.resolution < 8:  # coarse: a function of w alone, no condition rows
+            assert torch.equal(sa, sb) and not r.any(), layer.resolution
+        else:
+            assert not torch.allclose(sa, sb), layer.resolution
+    from stylex.models import Generator
+
+    reloaded = Generator.from_pretrained(tmp_path / "cmr")  # the exported (EMA) generator
+    assert reloaded.config.cond_min_res == 8
+    ra, ema = reloaded.styles(w, c), run.G_ema.styles(w, c)
+    assert all(torch.allclose(x, y) for x, y in zip(ema, ra, strict=True))
+    with pytest.raises(ValueError):
+        TrainConfig(cond_min_res=-1)
+
+
 def test_config_rejects_negative_new_weights():
     with pytest.raises(ValueError):
         TrainConfig(cond_sparsity=-1)

@@ -20,7 +20,12 @@ the data:
 
 ``change[f]`` = mean over the images of ``|change|``; the attribute's **dominant factor** is
 ``argmax_f change[f]``, or none when ``max_f change[f] < min_change`` (default 0.1: the
-attribute changes no factor measurably).
+attribute changes no factor measurably). The argmax skips the factors the generator does not
+reproduce (``unreproduced_factors``: the probe reads them on reconstructions much worse than on
+real images, :func:`~stylex.metrics.probe_training.unreproduced_factors`, e.g. shapes'
+outline when every object comes back as a rounded blob): a reading near chance is no
+measurement of a change. Their changes stay in ``change``; the fitness verdict's ``factors``
+check fails on them, so such a run is not fit whatever the ground truth.
 
 **Scores.** ``precision_top5`` = share of the top-5 attributes of all classes together whose
 dominant factor is one of the label rule's factors (an attribute with no dominant factor
@@ -76,6 +81,7 @@ from stylex.metrics.probe_training import (
     load_or_train_probe,
     probe_errors,
     train_probe,
+    unreproduced_factors,
 )
 from stylex.metrics.sufficiency import edit_shift
 from stylex.models.stylespace import edit as edit_styles
@@ -102,8 +108,12 @@ def factor_changes(
     return out
 
 
-def dominant_factor(change: dict[str, float], min_change: float = DEFAULT_MIN_CHANGE) -> str | None:
-    """The factor with the largest mean |change|, or None if it is below ``min_change``."""
+def dominant_factor(
+    change: dict[str, float], min_change: float = DEFAULT_MIN_CHANGE, skip: Sequence[str] = ()
+) -> str | None:
+    """The factor with the largest mean |change| (factors in ``skip`` left out: not
+    reproduced), or None if it is below ``min_change``."""
+    change = {f: v for f, v in change.items() if f not in skip}
     if not change:
         return None
     name = max(change, key=lambda k: change[k])
@@ -268,13 +278,17 @@ def run_ground_truth(
 
     changes, joint = measure(False), measure(True)  # each attribute alone; top-k together
     lf = list(dataset.label_factors)
+    on_real = probe_errors(probe, dataset.images, dataset.factors)
+    on_recon = probe_errors(probe, recon, dataset.factors) if recon is not None else None
+    unread = unreproduced_factors(on_real, on_recon)
 
     def row(ch: dict[str, Any], **lead: Any) -> dict[str, Any]:
-        dom = dominant_factor(ch["change"], min_change)
+        dom = dominant_factor(ch["change"], min_change, skip=unread)
+        readable = [v for f, v in ch["change"].items() if f not in unread]
         return {
             **lead,
             "dominant": dom,
-            "dominant_change": ch["change"][dom] if dom else max(ch["change"].values()),
+            "dominant_change": ch["change"][dom] if dom else max(readable, default=0.0),
             "in_label_factors": dom in lf,
             **ch,
         }
@@ -313,9 +327,9 @@ def run_ground_truth(
     }
     probe_summary["clean_test"] = probe_info.get("clean_test", {})
     probe_summary["degraded_test"] = probe_info.get("degraded_test", {})
-    probe_summary["on_real"] = probe_errors(probe, dataset.images, dataset.factors)
-    if recon is not None:
-        probe_summary["on_reconstructions"] = probe_errors(probe, recon, dataset.factors)
+    probe_summary["on_real"] = on_real
+    if on_recon is not None:
+        probe_summary["on_reconstructions"] = on_recon
     agreement = classifier_agreement(
         predicted, dataset.labels, run.class_names, dataset.class_names
     )
@@ -325,6 +339,7 @@ def run_ground_truth(
         "label_factors": lf,
         "factor_names": list(dataset.factor_names),
         "min_change": min_change,
+        "unreproduced_factors": unread,
         "change_threshold": change_threshold,
         "attributes": rows,
         "joint_attributes": joint_rows,

@@ -31,6 +31,10 @@ from stylex.models.io import load_state, save_state
 from stylex.utils.fs import atomic_write_json, read_versioned_json
 from stylex.utils.images import from_uint8
 
+# a factor whose probe error on reconstructions exceeds that on real images by more than this
+# (factor stds; categorical: share of above-chance accuracy lost) is not reproduced
+MAX_FACTOR_EXCESS = 0.5
+
 
 def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """Blur each image ``[B, C, R, R]`` with its own Gaussian ``sigma [B]`` (pixels; 0 leaves
@@ -145,7 +149,8 @@ def probe_errors(
     probe: FactorProbe, images: torch.Tensor, factors: torch.Tensor
 ) -> dict[str, dict[str, float]]:
     """How well ``probe`` reads ``images`` ([-1, 1] or uint8) with true ``factors [N, F]``:
-    categorical → ``accuracy``; circular → mean circular ``abs_error`` (cycles, 0…½);
+    categorical → ``accuracy`` and ``chance`` (the share of the most frequent true class: what
+    always guessing it scores); circular → mean circular ``abs_error`` (cycles, 0…½);
     continuous → mean ``abs_error``; each with ``normalised`` = error / the factor's scale."""
     if images.dtype == torch.uint8:
         images = from_uint8(images)
@@ -155,7 +160,11 @@ def probe_errors(
         v = factors[:, j].to(torch.float64)
         p = pred[spec.name].double().cpu()
         if spec.kind == "categorical":
-            out[spec.name] = {"accuracy": float((p.argmax(1) == v.round().long()).double().mean())}
+            truth = v.round().long()
+            out[spec.name] = {
+                "accuracy": float((p.argmax(1) == truth).double().mean()),
+                "chance": float(truth.bincount().max()) / max(len(truth), 1),
+            }
             continue
         err = circular_difference(v, p).abs() if spec.kind == "circular" else (p - v).abs()
         out[spec.name] = {
@@ -163,6 +172,35 @@ def probe_errors(
             "normalised": float(err.mean() / float(probe.scale[j])),
         }
     return out
+
+
+def factor_excess(on_real: dict[str, dict], on_recon: dict[str, dict]) -> dict[str, float]:
+    """Per factor, how much worse the probe reads reconstructions than real images: factor stds
+    (continuous, circular); for a categorical factor the share of the real images' accuracy
+    above chance that is lost (the accuracy drop when no ``chance`` was recorded)."""
+    excess: dict[str, float] = {}
+    for name, r in on_real.items():
+        q = on_recon.get(name) or {}
+        if "accuracy" in r and "accuracy" in q:
+            drop = float(r["accuracy"]) - float(q["accuracy"])
+            if "chance" in r:
+                drop /= max(float(r["accuracy"]) - float(r["chance"]), 1e-6)
+            excess[name] = drop
+        elif "normalised" in r and "normalised" in q:
+            excess[name] = float(q["normalised"]) - float(r["normalised"])
+    return excess
+
+
+def unreproduced_factors(
+    on_real: dict[str, dict] | None,
+    on_recon: dict[str, dict] | None,
+    max_excess: float = MAX_FACTOR_EXCESS,
+) -> list[str]:
+    """The factors the generator does not reproduce: their reading on reconstructions is worse
+    than on real images by more than ``max_excess`` (the fitness ``factors`` check's bar)."""
+    if not on_real or not on_recon:
+        return []
+    return [n for n, e in factor_excess(on_real, on_recon).items() if e > max_excess]
 
 
 # ------------------------------------------------------------------------------ probe cache

@@ -35,6 +35,8 @@ class GeneratorConfig(ConfigMixin):
 
     ``cond_dim`` is the size of the condition vector ``c`` concatenated to ``w`` before every
     style affine (StylEx: the classifier's output; 0 = unconditional baseline).
+    ``cond_min_res``: the condition enters only the layers of at least this resolution (0 =
+    every layer, the paper's); the coarser layers' styles are functions of ``w`` alone.
     """
 
     resolution: int = 32
@@ -49,9 +51,15 @@ class GeneratorConfig(ConfigMixin):
     modconv: str = "auto"  # "auto" (fused on CUDA, unfused on CPU) | "fused" | "unfused"
     w_avg_beta: float = 0.995
     noise_seed: int = 0  # seed of the constant noise maps used by noise_mode="const"
+    cond_min_res: int = 0
 
     def __post_init__(self) -> None:
         check_resolution(self.resolution)
+        if self.cond_min_res < 0 or self.cond_min_res > self.resolution:
+            raise ValueError(
+                f"cond_min_res must be in [0, resolution={self.resolution}], "
+                f"got {self.cond_min_res}"
+            )
         check_channels(self.img_channels, "img_channels")
         if self.modconv not in ("auto", "fused", "unfused"):
             raise ValueError(f"modconv must be auto|fused|unfused, got {self.modconv!r}")

@@ -138,7 +138,14 @@ class Generator(PretrainedMixin, nn.Module):
         """Per synthesis layer, the effective affine weights applied to the condition c:
         ``[C_l, cond_dim]`` (row i: how coordinate i of that layer's style responds to c)."""
         wd = self.config.w_dim
-        return [layer.affine.weight[:, wd:] * layer.affine.scale for layer in self.style_layers()]
+        return [
+            layer.affine.weight[:, wd:] * (layer.affine.scale * self.conditioned(layer))
+            for layer in self.style_layers()
+        ]
+
+    def conditioned(self, layer: StyleLayer) -> bool:
+        """Whether the condition enters this layer's style (``cond_min_res``)."""
+        return bool(self.config.cond_dim) and layer.resolution >= self.config.cond_min_res
 
     def condition_usage(self, rel: float = 0.1) -> dict[str, float]:
         """How the condition enters StyleSpace: mean row norm of :meth:`condition_weights` and
@@ -165,7 +172,11 @@ class Generator(PretrainedMixin, nn.Module):
         out = []
         for i, layer in enumerate(self.style_layers()):
             wi = w[:, i] if w.dim() == 3 else w
-            inp = torch.cat([wi, c.to(wi.dtype)], dim=1) if cd and c is not None else wi
+            if cd and c is not None:
+                ci = c.to(wi.dtype) if self.conditioned(layer) else wi.new_zeros(len(wi), cd)
+                inp = torch.cat([wi, ci], dim=1)
+            else:
+                inp = wi
             out.append(layer.affine(inp))
         return out
 

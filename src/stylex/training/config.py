@@ -32,7 +32,9 @@ class TrainConfig(ConfigMixin):
       realistic or not;
     * ``d_cf`` — the discriminator also sees those counterfactuals as fakes (one more
       generator pass per step), so that ``lambda_adv_cf`` is judged by a discriminator that has
-      learnt what a counterfactual looks like, not only reconstructions and samples.
+      learnt what a counterfactual looks like, not only reconstructions and samples;
+    * ``cond_min_res`` — the condition enters only the generator's layers of at least this
+      resolution (0 = all; an architecture field, stored in the generator's config).
 
     Recipe terms (off here, i.e. the paper's; :mod:`stylex.training.recipes` names presets and
     ``recipe`` records which one the run started from):
@@ -68,6 +70,7 @@ class TrainConfig(ConfigMixin):
     lambda_cf: float = 0.0
     lambda_adv_cf: float = 0.0
     d_cf: bool = False
+    cond_min_res: int = 0
     cond_signal: str = "probs"
     baseline: bool = False  # no condition, no classifier loss (Wu et al.'s StyleSpace)
     ema_kimg: float = 10.0  # EMA half-life in thousands of images
@@ -111,3 +114,5 @@ class TrainConfig(ConfigMixin):
             raise ValueError("lambda_inv, warmup_steps and warmup_adv must be >= 0")
         if self.lambda_env < 0:
             raise ValueError("lambda_env must be >= 0")
+        if self.cond_min_res < 0:
+            raise ValueError("cond_min_res must be >= 0")

@@ -111,6 +111,7 @@ def create_run(
         mapping_layers=size.mapping_layers,
         channel_base=size.channel_base,
         channel_max=size.channel_max,
+        cond_min_res=0 if tc.baseline else tc.cond_min_res,
     )
     if source is not None:
         gen_cfg = _init_generator_config(source, gen_cfg, init_from)
@@ -159,12 +160,13 @@ def _init_generator_config(
 ) -> GeneratorConfig:
     """The source run's generator config, checked against the data, classifier and mode."""
     src = source.generator
-    for key in ("resolution", "img_channels", "cond_dim"):
+    for key in ("resolution", "img_channels", "cond_dim", "cond_min_res"):
         a, b = getattr(src, key), getattr(wanted, key)
         if a != b:
             raise RunError(
                 f"--init-from {init_from}: its generator has {key}={a}, this run needs {b} "
-                "(same resolution, image channels, classes and --baseline setting required)"
+                "(same resolution, image channels, classes, --baseline and --cond-min-res "
+                "required)"
             )
     return src
 

@@ -64,8 +64,11 @@ weights; else "not run")
 factor probe on real images and on reconstructions, e.g. ``stylex evaluate`` on ``shapes``;
 else "not run")
     the largest excess error over factors, probe error on ``x'`` minus on ``x``: in factor stds
-    for continuous/circular factors (chance ≈ 0.9), in accuracy for categorical ones. Passes at
-    ≤ ``max_factor_excess`` (0.5).
+    for continuous/circular factors (chance ≈ 0.9); for categorical ones the share of the
+    probe's accuracy above chance that is lost, ``(acc(x) − acc(x')) / (acc(x) − chance)``
+    (1 = the reconstructions are read at chance: the factor is not reproduced; the plain accuracy
+    drop when ``chance`` was not recorded). Passes at ≤ ``max_factor_excess`` (0.5). Factors
+    that fail it are not *reproduced*: the ground truth does not read them on generated images.
 ``ground_truth`` (data with known factors and a label rule, measured by ``stylex evaluate``;
 else "not run")
     value = ground truth ``precision_top5``: the share of the top-5 attributes of all classes

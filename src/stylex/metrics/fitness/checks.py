@@ -21,6 +21,7 @@ from stylex.metrics.fitness.verdict import (
     Check,
     FitnessThresholds,
 )
+from stylex.metrics.probe_training import factor_excess
 from stylex.training.recipes import DEFAULT_RECIPE, RECIPES
 from stylex.utils.fs import read_versioned_json
 
@@ -195,13 +196,7 @@ def factor_check(
             NOT_RUN,
             detail="no factor probe measured (data without known factors, or not evaluated yet)",
         )
-    excess: dict[str, float] = {}
-    for name, r in on_real.items():
-        q = on_recon.get(name) or {}
-        if "accuracy" in r and "accuracy" in q:
-            excess[name] = float(r["accuracy"]) - float(q["accuracy"])
-        elif "normalised" in r and "normalised" in q:
-            excess[name] = float(q["normalised"]) - float(r["normalised"])
+    excess = factor_excess(on_real, on_recon)
     if not excess:
         return Check(None, None, None, NOT_RUN, detail="no comparable factor errors")
     worst = max(excess, key=lambda name: excess[name])
@@ -212,7 +207,11 @@ def factor_check(
         passed,
         PASSED if passed else FAILED,
         detail=f"worst factor: {worst}",
-        extra={"per_factor": excess, "worst": worst},
+        extra={
+            "per_factor": excess,
+            "worst": worst,
+            "categorical": {n: "chance" in r for n, r in on_real.items() if "accuracy" in r},
+        },
     )
 
 
@@ -281,10 +280,15 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
         )
     fac = checks["factors"]
     if fac.passed is False:
+        worst = fac.extra["worst"]
+        how = (
+            f"{fac.value:.0%} of the probe's accuracy above chance lost"
+            if fac.extra.get("categorical", {}).get(worst)
+            else f"probe error +{fac.value:.2f} std over the real images"
+        )
         out.append(
-            f"reconstructions lose the generating factor '{fac.extra['worst']}' (probe error "
-            f"+{fac.value:.2f} over the real images): {train_longer}, or raise --lambda-l1 / "
-            "--lambda-env (the object's size and outline) / --lambda-perc"
+            f"reconstructions lose the generating factor '{worst}' ({how}): {train_longer}, "
+            "or raise --lambda-l1 / --lambda-env (the object's size and outline) / --lambda-perc"
         )
     gt = checks.get("ground_truth")
     if gt is not None and gt.required and gt.passed is False:

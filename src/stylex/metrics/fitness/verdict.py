@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from stylex.metrics.probe_training import MAX_FACTOR_EXCESS
+
 FITNESS_FORMAT = 1
 FITNESS_FILE = "fitness.json"
 PASSED, FAILED, NOT_APPLICABLE, NOT_RUN, INFO = (
@@ -28,7 +30,7 @@ class FitnessThresholds:
     min_concentration: float = 0.5  # top-k coordinates carry half the condition's style change
     min_attribute_flip: float = 0.25  # top-10 attributes flip ≥ 25% more images than no edit
     min_attribute_effect: float = 0.01  # (no sufficiency) median top-attribute mean effect
-    max_factor_excess: float = 0.5  # factor-probe error on x' minus on x (stds / accuracy)
+    max_factor_excess: float = MAX_FACTOR_EXCESS  # probe error on x' minus on x (factor_excess)
     min_label_precision: float = 0.5  # top-5 attributes whose main change is a label factor
     min_rule_agreement: float = 0.9  # classifier vs label rule: ground truth check is required
 

@@ -96,6 +96,8 @@ def _extra_train_rows(cfg: RunConfig) -> list[tuple[str, Any]]:
             ("class-sparse conditioning λ", t.cond_sparsity),
             ("counterfactual λ", t.lambda_cf),
         ]
+    if t.cond_min_res:
+        rows.append(("condition enters layers from", f"{t.cond_min_res} px"))
     if cfg.init_from is not None:
         rows.append(("initialised from", cfg.init_from.run))
     history = cfg.history or []

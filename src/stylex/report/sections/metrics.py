@@ -201,6 +201,13 @@ def ground_truth_table(gt: Any, label: str = "StylEx") -> str:
     if quality:
         note += " Probe errors (in stds; shape: accuracy) " + "; ".join(esc(q) for q in quality)
         note += "."
+    unread = [str(f) for f in gt.get("unreproduced_factors") or []]
+    if unread:
+        note += (
+            f" Not reproduced by the generator: {esc(', '.join(unread))} (read on the "
+            "reconstructions much worse than on the real images): never taken as dominant, "
+            "since a reading near chance measures no change."
+        )
     out = (
         f'<h3>Ground truth per attribute ({esc(label)})</h3><p class="note">{note}</p>'
         f'<table class="data gt">{head}{"".join(body)}</table>'
