@@ -70,6 +70,7 @@ NEW_OFF = dict(
     warmup_adv=1.0,
     compile=False,
     channels_last=False,
+    cond_min_res=0,
 )
 
 

@@ -60,6 +60,14 @@ class GeneratorConfig(ConfigMixin):
                 f"cond_min_res must be in [0, resolution={self.resolution}], "
                 f"got {self.cond_min_res}"
             )
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored: ``cond_min_res`` only when set, so a generator without it writes the
+        same config as before the field existed (configs round-trip unchanged)."""
+        d = super().to_dict()
+        if not d["cond_min_res"]:
+            del d["cond_min_res"]
+        return d
         check_channels(self.img_channels, "img_channels")
         if self.modconv not in ("auto", "fused", "unfused"):
             raise ValueError(f"modconv must be auto|fused|unfused, got {self.modconv!r}")
