@@ -429,6 +429,7 @@ def test_cond_min_res_keeps_the_condition_out_of_coarse_layers(tmp_path, clf_pat
         else:
             assert not torch.allclose(sa, sb), layer.resolution
     from stylex.models import Generator
+    from stylex.models.config import GeneratorConfig
 
     reloaded = Generator.from_pretrained(tmp_path / "cmr")  # the exported (EMA) generator
     assert reloaded.config.cond_min_res == 8
@@ -436,6 +437,11 @@ def test_cond_min_res_keeps_the_condition_out_of_coarse_layers(tmp_path, clf_pat
     assert all(torch.allclose(x, y) for x, y in zip(ema, ra, strict=True))
     with pytest.raises(ValueError):
         TrainConfig(cond_min_res=-1)
+    with pytest.raises(ValueError, match="cond_min_res"):
+        GeneratorConfig(resolution=16, cond_min_res=32)
+    # written only when set: a config without it round-trips to the same keys
+    assert "cond_min_res" not in GeneratorConfig().to_dict()
+    assert GeneratorConfig.from_dict(G.config.to_dict()) == G.config
 
 
 def test_config_rejects_negative_new_weights():

@@ -60,6 +60,11 @@ class GeneratorConfig(ConfigMixin):
                 f"cond_min_res must be in [0, resolution={self.resolution}], "
                 f"got {self.cond_min_res}"
             )
+        check_channels(self.img_channels, "img_channels")
+        if self.modconv not in ("auto", "fused", "unfused"):
+            raise ValueError(f"modconv must be auto|fused|unfused, got {self.modconv!r}")
+        if self.cond_dim < 0:
+            raise ValueError("cond_dim must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         """As stored: ``cond_min_res`` only when set, so a generator without it writes the
@@ -68,11 +73,6 @@ class GeneratorConfig(ConfigMixin):
         if not d["cond_min_res"]:
             del d["cond_min_res"]
         return d
-        check_channels(self.img_channels, "img_channels")
-        if self.modconv not in ("auto", "fused", "unfused"):
-            raise ValueError(f"modconv must be auto|fused|unfused, got {self.modconv!r}")
-        if self.cond_dim < 0:
-            raise ValueError("cond_dim must be >= 0")
 
 
 @dataclass
