@@ -163,7 +163,7 @@ def probe_errors(
             truth = v.round().long()
             out[spec.name] = {
                 "accuracy": float((p.argmax(1) == truth).double().mean()),
-                "chance": float(truth.bincount().max()) / max(len(truth), 1),
+                "chance": float(truth.bincount().max()) / len(truth) if len(truth) else 0.0,
             }
             continue
         err = circular_difference(v, p).abs() if spec.kind == "circular" else (p - v).abs()
