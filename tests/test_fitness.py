@@ -211,7 +211,8 @@ def test_factor_check_reads_a_categorical_factor_against_chance():
 
     ok = Check(1.0, 0.0, True, "passed")
     names = ("reconstruction", "retrieval", "consistency", "neutral_consistency", "attributes")
-    causes = fitness_causes({**dict.fromkeys(names, ok), "factors": c}, 64)
+    ok_checks = dict.fromkeys(names, ok)
+    causes = fitness_causes({**ok_checks, "factors": c}, 64)
     assert len(causes) == 1 and "87% of the probe's accuracy above chance lost" in causes[0]
     assert unreproduced_factors(real, recon) == ["shape"]
     kept = {"shape": {"accuracy": 0.70}, "hue": {"normalised": 0.04}}
@@ -219,6 +220,9 @@ def test_factor_check_reads_a_categorical_factor_against_chance():
     # without a recorded chance (older metrics.json): the plain accuracy drop, as before
     old = {"shape": {"accuracy": 0.78}, "hue": {"normalised": 0.03}}
     assert factor_excess(old, recon)["shape"] == pytest.approx(0.39)
+    worse = {"shape": {"accuracy": 0.18}, "hue": {"normalised": 0.04}}
+    c_old = factor_check(old, worse, th)  # its cause names the unit it measured: accuracy
+    assert "probe accuracy 0.60 below" in fitness_causes({**ok_checks, "factors": c_old}, 64)[0]
     assert unreproduced_factors(None, recon) == []
 
 

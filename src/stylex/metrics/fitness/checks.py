@@ -183,6 +183,14 @@ def attribute_check(
     )
 
 
+def _excess_unit(real: dict) -> str:
+    """What :func:`factor_excess` measured for a factor (its ``on_real`` entry): ``share`` of
+    the above-chance accuracy, plain ``accuracy`` drop (no chance recorded), or factor ``std``."""
+    if "accuracy" in real:
+        return "share" if "chance" in real else "accuracy"
+    return "std"
+
+
 def factor_check(
     on_real: dict[str, dict] | None, on_recon: dict[str, dict] | None, th: FitnessThresholds
 ) -> Check:
@@ -207,11 +215,7 @@ def factor_check(
         passed,
         PASSED if passed else FAILED,
         detail=f"worst factor: {worst}",
-        extra={
-            "per_factor": excess,
-            "worst": worst,
-            "categorical": {n: "chance" in r for n, r in on_real.items() if "accuracy" in r},
-        },
+        extra={"per_factor": excess, "worst": worst, "unit": _excess_unit(on_real[worst])},
     )
 
 
@@ -281,11 +285,10 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
     fac = checks["factors"]
     if fac.passed is False:
         worst = fac.extra["worst"]
-        how = (
-            f"{fac.value:.0%} of the probe's accuracy above chance lost"
-            if fac.extra.get("categorical", {}).get(worst)
-            else f"probe error +{fac.value:.2f} std over the real images"
-        )
+        how = {
+            "share": f"{fac.value:.0%} of the probe's accuracy above chance lost",
+            "accuracy": f"probe accuracy {fac.value:.2f} below the real images'",
+        }.get(fac.extra.get("unit", ""), f"probe error +{fac.value:.2f} std over the real images")
         out.append(
             f"reconstructions lose the generating factor '{worst}' ({how}): {train_longer}, "
             "or raise --lambda-l1 / --lambda-env (the object's size and outline) / --lambda-perc"
