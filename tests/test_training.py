@@ -414,6 +414,13 @@ def test_envelope_term_is_logged_and_changes_the_update(tmp_path, clf_path):
     assert _changed(tmp_path, "encoder.")
 
 
+def test_edge_term_is_logged_and_changes_the_update(tmp_path, clf_path):
+    _, recs, _, _ = _train_with_and_without(tmp_path, clf_path, 2, {"lambda_edge": 5.0})
+    terms = [r["edge"] for r in recs if "edge" in r]
+    assert len(terms) == 2 and all(0 < t < 10 for t in terms)
+    assert _changed(tmp_path, "encoder.")
+
+
 def test_cond_min_res_keeps_the_condition_out_of_coarse_layers(tmp_path, clf_path):
     run = make(tmp_path, clf_path, "cmr", steps=2, cond_min_res=8, lambda_cf=1.0)
     run.train()
@@ -453,6 +460,8 @@ def test_config_rejects_negative_new_weights():
         TrainConfig(lambda_adv_cf=-1.0)
     with pytest.raises(ValueError):
         TrainConfig(lambda_env=-1.0)
+    with pytest.raises(ValueError):
+        TrainConfig(lambda_edge=-1.0)
 
 
 def test_init_from_starts_from_the_source_weights(tmp_path, clf_path):

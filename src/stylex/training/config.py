@@ -44,6 +44,8 @@ class TrainConfig(ConfigMixin):
     * ``lambda_env`` — ``λ ·`` :func:`~stylex.training.losses.envelope_l1`` (x', x)`` on the
       encoder branch: the reconstruction must put the object where x has it, at its size and
       outline, whatever its texture;
+    * ``lambda_edge`` — ``λ ·`` :func:`~stylex.training.losses.edge_l1`` (x', x)`` on the
+      encoder branch: the reconstruction's outlines must be as sharp as x's (image gradients);
     * ``lambda_inv`` — ``λ · L1(E(G(w)), w)`` on the random branch (E learns inversion on
       generated samples, gradient to E only);
     * ``cond_dropout`` — probability that an image's condition on the encoder branch is replaced
@@ -91,6 +93,7 @@ class TrainConfig(ConfigMixin):
     rec_loss: str = "l1"
     lambda_inv: float = 0.0
     lambda_env: float = 0.0
+    lambda_edge: float = 0.0
     cond_dropout: float = 0.0
     warmup_steps: int = 0
     warmup_adv: float = 1.0
@@ -112,7 +115,7 @@ class TrainConfig(ConfigMixin):
             raise ValueError("cond_dropout must be in [0, 1]")
         if self.lambda_inv < 0 or self.warmup_steps < 0 or self.warmup_adv < 0:
             raise ValueError("lambda_inv, warmup_steps and warmup_adv must be >= 0")
-        if self.lambda_env < 0:
-            raise ValueError("lambda_env must be >= 0")
+        if self.lambda_env < 0 or self.lambda_edge < 0:
+            raise ValueError("lambda_env and lambda_edge must be >= 0")
         if self.cond_min_res < 0:
             raise ValueError("cond_min_res must be >= 0")

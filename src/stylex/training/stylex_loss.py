@@ -33,6 +33,7 @@ from stylex.training.losses import (
     d_logistic_loss,
     d_r1_penalty,
     drop_condition,
+    edge_l1,
     envelope_l1,
     g_nonsaturating_loss,
     group_lasso,
@@ -188,6 +189,10 @@ class StylExLoss:
                 env = envelope_l1(x_rec, x)
                 loss = loss + tc.lambda_env * env
                 stats.add(env=env)
+            if tc.lambda_edge > 0:  # recipe: outlines as sharp as the input's
+                edge = edge_l1(x_rec, x)
+                loss = loss + tc.lambda_edge * edge
+                stats.add(edge=edge)
             if tc.lambda_inv > 0:  # recipe: E inverts generated samples (gradient to E only)
                 inv = l1(E(x_rand.detach()).float(), w_rand.detach().float())
                 loss = loss + tc.lambda_inv * inv
