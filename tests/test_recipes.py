@@ -16,8 +16,8 @@ from stylex.training.losses import (
     drop_condition,
     edge_l1,
     envelope_l1,
-    image_gradients,
     foreground_l1,
+    image_gradients,
     l1,
     reconstruction_loss,
     warmup_ramp,
@@ -271,7 +271,9 @@ def test_edge_l1_reads_a_blurred_outline_that_pixel_l1_barely_sees():
     tilted = flat.clone()
     tilted[..., :, 1:] += 0.001  # one tiny step per row
     n = 32 * 31 * 2
-    assert edge_l1(flat, tilted, eps=0.02).item() == pytest.approx(32 * 0.001 / (0.02 * n), rel=1e-4)
+    assert edge_l1(flat, tilted, eps=0.02).item() == pytest.approx(
+        32 * 0.001 / (0.02 * n), rel=1e-4
+    )
 
 
 def test_drop_condition_known_answer():
