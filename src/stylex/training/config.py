@@ -78,7 +78,7 @@ class TrainConfig(ConfigMixin):
     ema_kimg: float = 10.0  # EMA half-life in thousands of images
     ema_rampup: float = 0.05  # half-life ≤ rampup × images seen so far
     seed: int = 0
-    precision: str = "auto"  # auto (bf16 where native: CUDA, AVX-512/AMX CPUs) | fp32 | bf16
+    precision: str = "auto"  # auto (bf16 where faster: CUDA, AMX x86, Arm bf16) | fp32 | bf16
     compile: bool = False  # torch.compile the step's networks (stylex.training.fast)
     channels_last: bool = False  # NHWC memory format for the networks' convolutions
     # "effnet" (EfficientNet-Lite0 features) | "none"
