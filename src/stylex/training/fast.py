@@ -104,7 +104,7 @@ def _cpu_has_bf16() -> bool:
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype:
     """The dtype the step's autocast runs in (``precision`` auto|fp32|bf16; ``auto``: bf16
-    where it runs natively, :func:`native_bf16`, else fp32)."""
+    where it is faster, :func:`native_bf16`, else fp32)."""
     if precision == "auto":
         precision = "bf16" if native_bf16(device) else "fp32"
     return torch.bfloat16 if precision == "bf16" else torch.float32
