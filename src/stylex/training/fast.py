@@ -85,10 +85,10 @@ def native_bf16(device: torch.device) -> bool:
         return True
     if device.type != "cpu":
         return False
-    return _cpu_has_bf16()
+    return _cpu_bf16_is_faster()
 
 
-def _cpu_has_bf16() -> bool:
+def _cpu_bf16_is_faster() -> bool:
     """The CPU half of :func:`native_bf16`."""
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
     if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686") and amx is not None:
