@@ -16,6 +16,7 @@ from stylex.classifier import (
     ClassifierContract,
     build_small_cnn,
     check_classifier,
+    diagnose_classifier,
     load_classifier,
     save_torchscript,
     train_classifier,
@@ -218,6 +219,74 @@ def test_class_order_and_near_chance(shapes16):
 def test_probs_declared_but_logits_returned(shapes16):
     with pytest.raises(ClassifierError, match="not probabilities"):
         check_classifier_quiet(Classifier(Recorder(fill=3.0), {"output": "probs"}), shapes16)
+
+
+class OneScore(nn.Module):
+    """A binary classifier with one score per image: the second class's sigmoid logit (or its
+    probability), from a two-logit model."""
+
+    def __init__(self, two: nn.Module, kind: str = "logit", squeeze: bool = False):
+        super().__init__()
+        self.two, self.kind, self.squeeze = two, kind, squeeze
+
+    def forward(self, x):
+        out = self.two(x)
+        z = out[:, 1:] - out[:, :1]
+        z = z.sigmoid() if self.kind == "prob" else z
+        return z.flatten() if self.squeeze else z
+
+
+def test_binary_classifier_with_one_score(shapes16):
+    torch.manual_seed(0)
+    two = Classifier(Recorder(k=2))
+    x = shapes16.float_images(slice(0, 16))
+    want = two.probs(x)
+    for module, contract in (
+        (OneScore(two.module), {}),
+        (OneScore(two.module, squeeze=True), {}),
+        (OneScore(two.module, kind="prob"), {"output": "probs"}),
+        (OneScore(two.module, kind="prob", squeeze=True), {"output": "probs"}),
+    ):
+        one = Classifier(module, contract)
+        assert one(x).shape == (16, 2)
+        assert torch.allclose(one.probs(x), want, atol=1e-5)
+        assert check_classifier_quiet(one, shapes16) == check_classifier_quiet(two, shapes16)
+    # a probability stays finite at 0 and 1
+    sure = Classifier(nn.Identity(), {"output": "probs"})
+    p = sure.to_logits(torch.tensor([[0.0], [1.0]])).softmax(1)
+    assert torch.isfinite(p).all() and p.argmax(1).tolist() == [0, 1]
+    # a sigmoid probability declared as a logit, a logit declared as a probability
+    with pytest.raises(ClassifierError, match="sigmoid probability, not a logit.*--output probs"):
+        check_classifier(Classifier(OneScore(two.module, kind="prob")), shapes16)
+    with pytest.raises(ClassifierError, match="not a probability.*--output logits"):
+        check_classifier(Classifier(Recorder(k=1, fill=3.0), {"output": "probs"}), shapes16)
+    three = make_shapes(n=30, resolution=16, rule="shape", seed=0)
+    with pytest.raises(ClassifierError, match="one score per image .* has 3 classes"):
+        check_classifier(Classifier(OneScore(Recorder(k=2))), three)
+
+
+class Brightness(nn.Module):
+    """Class 1 when the mean pixel exceeds 0.5 *in [0, 1] units* (trained on that range)."""
+
+    def forward(self, x):
+        z = 20.0 * (x.mean(dim=(1, 2, 3)) - 0.5)
+        return torch.stack([torch.zeros_like(z), z], 1)
+
+
+def test_a_better_input_range_is_noted_even_when_accurate():
+    from stylex.data import StylexDataset
+
+    # 90 dark (0), 20 mid-grey and 90 bright (1) images: fed [-1, 1], the mid-grey ones read
+    # dark (90% accuracy, above the bar); fed [0, 1] all are right
+    values = [0.2] * 90 + [0.6] * 20 + [0.9] * 90
+    images = torch.tensor(values).mul(255).round().to(torch.uint8).view(-1, 1, 1, 1)
+    ds = StylexDataset(images.expand(-1, 1, 16, 16).clone(), torch.tensor([0] * 90 + [1] * 110),
+                       ["dark", "bright"])  # fmt: skip
+    check = diagnose_classifier(Classifier(Brightness()), ds)
+    assert check.verdict == "fit" and check.accuracy == pytest.approx(0.9)
+    assert any("100% with --input-range 0,1" in n for n in check.notes)
+    right = diagnose_classifier(Classifier(Brightness(), {"input_range": [0, 1]}), ds)
+    assert right.accuracy == 1.0 and not right.notes
 
 
 def test_forward_failure_is_a_clear_error(shapes16):

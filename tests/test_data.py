@@ -16,7 +16,9 @@ from PIL import Image
 from stylex.data import StylexDataset, load_dataset, make_shapes, parse_rule, parse_spec
 from stylex.data.builtin import FASHION_MNIST_CLASSES, fashion_mnist_dir, mnist_dir
 from stylex.data.convert import fit_image, native_resolution, pil_to_array, to_channels
+from stylex.data.dataset import grouped_by_class
 from stylex.data.shapes import FACTOR_NAMES, render
+from stylex.data.spec import with_spec_option
 from stylex.errors import DataError
 
 HAS_FASHION = (fashion_mnist_dir() / "t10k-images-idx3-ubyte.gz").is_file()
@@ -227,6 +229,35 @@ def test_skip_bad_reports_count_and_keeps_list(tmp_path):
     assert all(reason for _, reason in ds.skipped)
 
 
+def test_files_that_are_not_images_are_skipped_with_a_warning(tmp_path):
+    root = make_folder(tmp_path / "pets", grey_only=True)
+    n = len(load_dataset(str(root)))
+    (root / "cat" / "Thumbs.db").write_bytes(b"\x00junk")
+    (root / "dog" / "notes.txt").write_text("taken in 2020")
+    (root / "dog" / "labels.json").write_text("{}")
+    with pytest.warns(UserWarning, match=r"ignoring 3 file\(s\) that are not images"):
+        ds = load_dataset(str(root))
+    assert len(ds) == n and ds.skipped == []
+
+
+def test_skip_bad_as_a_spec_option_reloads_the_same_images(tmp_path):
+    root = make_folder(tmp_path / "pets", grey_only=True)
+    (root / "cat" / "broken.png").write_bytes(b"garbage")
+    with _bad(r"--skip-bad, the data spec option \?skip_bad=1"):
+        load_dataset(str(root))
+    with pytest.warns(UserWarning, match="skipped 1 bad image file"):
+        ds = load_dataset(f"{root}?skip_bad=1")
+    assert len(ds) == 5
+    with _bad("skip_bad must be 1 or 0"):
+        load_dataset(f"{root}?skip_bad=maybe")
+    with _bad("unknown option"):
+        load_dataset("mnist:3,8?skip_bad=1")
+    # what `stylex train --skip-bad` stores as the run's data spec
+    assert with_spec_option(str(root), "skip_bad", "1") == f"{root}?skip_bad=1"
+    assert with_spec_option(f"{root}:cat,dog?n=4", "skip_bad", "1").endswith("?n=4&skip_bad=1")
+    assert with_spec_option(f"{root}?skip_bad=1", "skip_bad", "1") == f"{root}?skip_bad=1"
+
+
 def test_empty_class_folder(tmp_path):
     root = make_folder(tmp_path / "pets", grey_only=True)
     (root / "bird").mkdir()
@@ -263,6 +294,47 @@ def test_csv_missing_column(tmp_path):
     csv_path = make_csv(tmp_path / "d", good_rows(), header="file,category")
     with _bad(r"labels\.csv: no 'label' column \(header: file, category\)"):
         load_dataset(str(csv_path))
+
+
+def test_npz_ranges_read_from_the_values(tmp_path):
+    rng = np.random.default_rng(2)
+    u8 = rng.integers(0, 256, (4, 16, 16), dtype=np.uint8)
+    labels = np.array([0, 1, 0, 1])
+    path = tmp_path / "r.npz"
+
+    def read(images):
+        np.savez(path, images=images, labels=labels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_dataset(str(path)).images[:, 0].int()
+
+    want = torch.from_numpy(u8).int()
+    # a resize or normalisation overshoots a float range a little: still that range, clipped
+    over = u8 / 255.0
+    over[0, 0, 0] = 1.01
+    assert (read(over)[1:] - want[1:]).abs().max() <= 1 and read(over)[0, 0, 0] == 255
+    under = u8 / 127.5 - 1.0
+    under[0, 0, 0] = -1.01
+    assert (read(under)[1:] - want[1:]).abs().max() <= 1
+    # binary masks as 0/1 integers are white on black, not black on black
+    mask = (u8 > 127).astype(np.uint8)
+    with pytest.warns(UserWarning, match="binary masks"):
+        np.savez(path, images=mask, labels=labels)
+        load_dataset(str(path))
+    assert torch.equal(read(mask), torch.from_numpy(mask).int() * 255)
+    assert torch.equal(read(mask.astype(np.int64)), torch.from_numpy(mask).int() * 255)
+    # 12-bit data in uint16 spans the full range; 16-bit data as before
+    twelve = (u8.astype(np.int64) * 4095 // 255).astype(np.uint16)
+    with pytest.warns(UserWarning, match="12-bit"):
+        np.savez(path, images=twelve, labels=labels)
+        load_dataset(str(path))
+    assert (read(twelve) - want).abs().max() <= 1
+    sixteen = u8.astype(np.uint16) * 257
+    sixteen[0, 0, 0] = 65535
+    assert (read(sixteen)[1:] - want[1:]).abs().max() <= 1
+    with _bad("must lie in"):
+        np.savez(path, images=u8 / 255.0 + 0.5, labels=labels)
+        load_dataset(str(path))
 
 
 def test_npz_missing_key_and_mismatched_lengths(tmp_path):
@@ -504,6 +576,23 @@ def test_split_is_deterministic_and_stratified():
     assert len(tr1) + len(va1) == 200 and not set(tr1.ids) & set(va1.ids)
     assert va1.class_counts() == [7, 7, 7]  # round(67*0.1)=7, round(66*0.1)=7
     assert tr1.class_names == ds.class_names and tr1.factors.shape == (len(tr1), 6)
+
+
+def test_split_mixes_the_held_out_images_of_a_class_grouped_dataset():
+    # a folder lists class 0's images, then class 1's: the first N held-out images (AttFind's,
+    # the verdict's) must still hold both classes, while mixed data keeps its order
+    ds = make_shapes(n=400, resolution=16, rule="hue<0.5", seed=2)
+    order = np.argsort(ds.labels.numpy(), kind="stable")
+    grouped = ds.subset(order)
+    assert grouped_by_class(grouped.labels.numpy(), 2)
+    assert not grouped_by_class(ds.labels.numpy(), 2)
+    _, val = grouped.split(0.25, seed=0)
+    first = val.labels[:20].tolist()
+    assert 0 in first and 1 in first
+    assert val.class_counts() == grouped.split(0.25, seed=0)[1].class_counts()
+    _, val_mixed = ds.split(0.25, seed=0)
+    idx = [ds.ids.index(i) for i in val_mixed.ids]
+    assert idx == sorted(idx)  # mixed data: the dataset's order, as before
 
 
 def test_subset_float_images_and_getitem():

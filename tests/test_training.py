@@ -25,7 +25,7 @@ from stylex.training.losses import (
     group_lasso,
 )
 from stylex.training.networks import ModelSize
-from stylex.training.run_folder import create_run
+from stylex.training.run_folder import create_run, data_summary
 from stylex.training.setup import resume_run
 from stylex.training.trainer import TrainingDiverged
 
@@ -517,3 +517,21 @@ def test_init_from_rejects_a_mismatched_run(tmp_path, clf_path, capsys):
     )
     assert code == 1
     assert "cannot be combined with --resume" in capsys.readouterr().err
+
+
+def test_data_summary_warns_of_a_small_held_out_set_and_imbalance():
+    ds = load_dataset("shapes:hue<0.5?n=300", resolution=16)
+    _, val = ds.split(0.1)
+    text = data_summary(ds, val, 0.1)
+    n0, n1 = ds.class_counts()
+    assert text.startswith(f"data: 300 images at 16 px, {n0} {ds.class_names[0]}, {n1}")
+    assert "; 30 held out" in text and "only 30 held-out images" in text
+    assert "--val-fraction (now 0.1)" in text and "imbalanced" not in text
+    big = load_dataset("shapes:hue<0.5?n=3000", resolution=16)
+    labels = big.labels.numpy()
+    keep = [i for i in range(len(big)) if labels[i] == 0][:2000]
+    keep += [i for i in range(len(big)) if labels[i] == 1][:100]
+    skewed = big.subset(sorted(keep))
+    _, val = skewed.split(0.1)
+    text = data_summary(skewed, val, 0.1)
+    assert "held-out images" not in text and "classes are imbalanced (100 vs 1500 images)" in text

@@ -12,8 +12,10 @@ and channels. A user's classifier may expect something else; it declares that in
 
 The classifier returns **logits** ``[B, K]`` (``output="logits"``, the default). A model that
 returns probabilities declares ``output="probs"`` (stylex takes their log, which softmaxes back
-to the same probabilities); ``"log_probs"`` is used as is. A tuple/list output uses its first
-element, a dict output its ``"logits"`` entry.
+to the same probabilities); ``"log_probs"`` is used as is. A binary classifier with one score
+per image (``[B]`` or ``[B, 1]``: a sigmoid logit, or with ``output="probs"`` a sigmoid
+probability) scores the data's second class; it is read as the two logits ``(0, z)``. A
+tuple/list output uses its first element, a dict output its ``"logits"`` entry.
 
 Contract defaults: ``input_range=(-1, 1)``, ``resolution=None`` (any size), ``channels=None``
 (the data's), no normalisation, ``class_names=[]`` (taken from the data), ``output="logits"``.

@@ -31,9 +31,11 @@ import torch
 
 from stylex.classifier.alternatives import (
     advice,
+    contract_alternatives,
     failure_message,
     ranked_alternatives,
     raw_outputs,
+    try_contract,
 )
 from stylex.classifier.classorder import match_class_order, reorder_classes
 from stylex.classifier.loading import load_classifier
@@ -87,9 +89,35 @@ def load_checked_classifier(
     check = diagnose_classifier(clf, dataset)
     if verbose:
         print(f"classifier {spec}: {check.message}")
+        for note in check.notes:
+            print(f"note: {note}")
     if not force:
         check.raise_unless_fit("(--force uses it anyway)")
     return clf
+
+
+RANGE_HINT_BY = 0.05  # another input range this much more accurate is worth a note
+
+
+def _range_notes(clf, dataset, images, labels, acc: float) -> list[str]:
+    """A note when another input range is ``RANGE_HINT_BY`` more accurate than the declared."""
+    best: tuple[float, str] | None = None
+    for option, fields in contract_alternatives(clf.contract, dataset):
+        if set(fields) != {"input_range"}:
+            continue
+        alt_acc, _ = try_contract(clf, fields, images, labels)
+        if alt_acc is not None and alt_acc >= acc + RANGE_HINT_BY:
+            if best is None or alt_acc > best[0]:
+                best = (alt_acc, option)
+    if best is None:
+        return []
+    lo, hi = clf.contract.input_range
+    return [
+        f"accuracy {acc:.0%} with the input range {lo:g},{hi:g} but {best[0]:.0%} with "
+        f"{best[1]}: check the range the classifier was trained on (declare it with "
+        f"{FLAGS['input_range']}); explanations of a classifier fed the wrong range are "
+        "explanations of inputs it never saw"
+    ]
 
 
 def _sample(dataset, num_images: int, seed: int) -> np.ndarray:
@@ -192,9 +220,12 @@ def diagnose_classifier(
             f"expected [B, K] = [{b}, {k}] (one score per class)"
         )
     if out.shape[1] != k:
+        single = raw.ndim == 1 or raw.shape[1] == 1
+        what = "one score per image (a binary classifier)" if single else f"{out.shape[1]} classes"
         raise ClassifierError(
-            f"the classifier outputs {out.shape[1]} classes but {dataset.name} has {k} "
-            f"({', '.join(dataset.class_names)}); select {out.shape[1]} classes or retrain"
+            f"the classifier outputs {what} but {dataset.name} has {k} classes "
+            f"({', '.join(dataset.class_names)}); select {out.shape[1]} classes of the data "
+            "or retrain"
         )
     if not torch.isfinite(raw).all():
         raise ClassifierError(
@@ -214,6 +245,11 @@ def diagnose_classifier(
     good = chance + 0.75 * (1 - chance)
     if alternatives is None:
         alternatives = acc < good
+        if not alternatives:
+            # accurate as declared, but maybe more so in another input range: a classifier
+            # fed the wrong range often stays above the bar, and is then explained off its
+            # inputs
+            notes += _range_notes(clf, dataset, images, labels, acc)
     alts = ranked_alternatives(clf, dataset, images, labels) if alternatives else []
     perm, perm_acc = _best_assignment(confusion)
     data_names = list(dataset.class_names)
@@ -260,6 +296,9 @@ def diagnose_classifier(
 
 
 def _check_output_kind(raw: torch.Tensor, output: str) -> None:
+    if raw.ndim == 1 or raw.shape[1] == 1:  # one sigmoid score per image
+        _check_binary_score_kind(raw.flatten(), output)
+        return
     ones = torch.ones_like(raw[:, 0])
     looks_probs = bool((raw >= -1e-4).all() and (raw <= 1 + 1e-4).all()) and torch.allclose(
         raw.sum(1), ones, atol=1e-3
@@ -277,4 +316,26 @@ def _check_output_kind(raw: torch.Tensor, output: str) -> None:
             "the classifier's outputs look like probabilities (rows in [0, 1] summing to 1) "
             f"but the contract says output='{output}': declare output='probs' "
             f"({FLAGS['output']} probs)"
+        )
+
+
+def _check_binary_score_kind(score: torch.Tensor, output: str) -> None:
+    """A binary classifier's single score: a probability must lie in [0, 1], a log-probability
+    be <= 0; a "logit" that always lies in [0, 1] is a sigmoid output declared as logits."""
+    in_unit = bool((score >= -1e-4).all() and (score <= 1 + 1e-4).all())
+    if output == "probs" and not in_unit:
+        raise ClassifierError(
+            "the contract declares output='probs' but the classifier's single score is not a "
+            f"probability (values outside [0, 1]); declare output='logits' ({FLAGS['output']} "
+            "logits) if it is a sigmoid logit"
+        )
+    if output == "log_probs" and bool((score > 1e-4).any()):
+        raise ClassifierError(
+            "the contract declares output='log_probs' but the classifier's single score is "
+            f"positive on some images; declare output='logits' ({FLAGS['output']} logits)"
+        )
+    if output == "logits" and in_unit and score.numel() > 1:
+        raise ClassifierError(
+            "the classifier returns one score per image, always in [0, 1]: a sigmoid "
+            f"probability, not a logit; declare output='probs' ({FLAGS['output']} probs)"
         )

@@ -16,6 +16,19 @@ from stylex.errors import ClassifierError
 LUMA = (0.299, 0.587, 0.114)
 
 
+def binary_logits(score: torch.Tensor, output: str) -> torch.Tensor:
+    """A binary classifier's single score ``[B, 1]`` (the second class's sigmoid logit, its
+    probability or log-probability, as ``output`` declares) → two-class logits ``[B, 2]`` whose
+    softmax is ``(1 − p, p)``: ``(0, z)`` for a logit ``z``, ``(log(1 − p), log p)`` for a
+    probability."""
+    s = score.float() if score.dtype in (torch.float16, torch.bfloat16) else score
+    if output == "logits":
+        return torch.cat([torch.zeros_like(s), s], 1)
+    log_p = s if output == "log_probs" else torch.log(s.clamp(1e-12, 1.0))
+    log_p = log_p.clamp(max=-1e-7)  # log(1 − p) stays finite at p = 1
+    return torch.cat([torch.log(-torch.expm1(log_p)), log_p], 1)
+
+
 class Classifier(nn.Module):
     """A user's classifier, frozen, taking stylex's image convention.
 
@@ -118,6 +131,8 @@ class Classifier(nn.Module):
             out = out[0] if out else None
         if not isinstance(out, torch.Tensor):
             raise ClassifierError(f"classifier returned {type(out).__name__}, expected a tensor")
+        if out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1):
+            return binary_logits(out.reshape(-1, 1), self.contract.output)
         if self.contract.output == "probs":
             out = torch.log(out.clamp_min(1e-12))
         return out

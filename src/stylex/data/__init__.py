@@ -29,7 +29,9 @@ Spec syntax::
     ``key=value`` pairs joined by ``&``. ``n=N``: a random subset of ``N`` images (chosen by the
     seed, in dataset order; for ``shapes`` the number generated, default 10000). ``shapes`` also
     takes ``seed=S`` and ``shapes=circle,square``; ``gratings`` takes ``seed=S``. Example:
-    ``fashion-mnist@test:bag,coat?n=500``.
+    ``fashion-mnist@test:bag,coat?n=500``. A path also takes ``skip_bad=1``: skip unreadable
+    image files (as ``skip_bad=True`` does), so that a run's stored spec reloads the same
+    images.
 
 A path that exists is read as a path, even if it contains ``:``, ``@`` or ``?``, except that a
 bare built-in name always means the built-in: a folder called ``shapes`` is ``./shapes``.
@@ -104,6 +106,10 @@ def load_dataset(
             f"{source} takes {', '.join(sorted(allowed))}"
         )
     n = int_option(options, "n", spec)
+    if "skip_bad" in options:
+        if options["skip_bad"].lower() not in ("0", "1", "true", "false", "yes", "no"):
+            raise DataError(f"dataset {spec!r}: skip_bad must be 1 or 0")
+        skip_bad = skip_bad or options["skip_bad"].lower() in ("1", "true", "yes")
     if parsed["split"] is not None and source != "fashion-mnist":
         raise DataError(f"dataset {spec!r}: only fashion-mnist has splits (@train, @test)")
     select = None

@@ -22,6 +22,17 @@ from stylex.utils.fs import atomic_write_bytes
 from stylex.utils.images import check_channels, check_resolution, from_uint8
 
 
+def grouped_by_class(labels: np.ndarray, num_classes: int) -> bool:
+    """Whether ``labels`` come in runs of one class (at most two runs per class, e.g. a folder
+    listing, or a CSV sorted by label) rather than mixed. A dataset in random order has
+    about ``N (1 − Σ p_k²)`` runs, far more than ``2 K`` once it has a few dozen images."""
+    labels = np.asarray(labels)
+    if len(labels) < 2:
+        return False
+    runs = 1 + int(np.count_nonzero(labels[1:] != labels[:-1]))
+    return runs <= 2 * max(num_classes, 1)
+
+
 class StylexDataset(torch.utils.data.Dataset):
     """Labelled images in memory, in stylex's convention.
 
@@ -165,7 +176,11 @@ class StylexDataset(torch.utils.data.Dataset):
 
         In each class, ``round(n_k * val_fraction)`` images (at least one when the class has two
         or more and ``val_fraction > 0``) chosen by ``seed`` go to validation. Both parts keep
-        the dataset's order.
+        the dataset's order, except that a dataset grouped by class (:func:`grouped_by_class`:
+        a folder lists class 0's images, then class 1's, …) gets its validation part in a
+        seeded random order: the held-out stages (AttFind, evaluation, the fitness verdict,
+        the training monitor) read the first N validation images, which must be a mix of
+        classes, not N images of the first class.
         """
         if not 0.0 <= val_fraction < 1.0:
             raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -178,7 +193,10 @@ class StylexDataset(torch.utils.data.Dataset):
             if val_fraction > 0 and len(members) >= 2:
                 n_val = min(max(n_val, 1), len(members) - 1)
             is_val[rng.permutation(members)[:n_val]] = True
-        return self.subset(np.flatnonzero(~is_val)), self.subset(np.flatnonzero(is_val))
+        val = np.flatnonzero(is_val)
+        if grouped_by_class(labels, self.num_classes):
+            val = rng.permutation(val)
+        return self.subset(np.flatnonzero(~is_val)), self.subset(val)
 
     def sample(self, n: int, seed: int = 0) -> StylexDataset:
         """A random subset of ``min(n, len)`` images chosen by ``seed``, in dataset order."""

@@ -38,6 +38,21 @@ def is_hidden(p: Path) -> bool:
     return p.name.startswith(".")
 
 
+# files that operating systems, editors and annotation tools leave beside images
+NOT_IMAGE_NAMES = {"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
+NOT_IMAGE_SUFFIXES = {
+    ".txt", ".csv", ".tsv", ".json", ".jsonl", ".xml", ".yaml", ".yml", ".md", ".html",
+    ".ini", ".db", ".log", ".pdf", ".zip", ".tar", ".gz", ".npy", ".npz", ".pt", ".pth",
+    ".pkl", ".py", ".sh", ".mat", ".h5",
+}  # fmt: skip
+
+
+def not_an_image(p: Path) -> bool:
+    """A file in a class folder that is known not to be an image (``Thumbs.db``, annotations,
+    notes): skipped with a warning rather than reported as a bad image."""
+    return p.name.lower() in NOT_IMAGE_NAMES or p.suffix.lower() in NOT_IMAGE_SUFFIXES
+
+
 def report_bad(bad: list[tuple[str, str]], source: str, skip_bad: bool) -> None:
     """Raise :class:`DataError` listing the bad files, or (``skip_bad``) warn about them."""
     if not bad:
@@ -47,7 +62,8 @@ def report_bad(bad: list[tuple[str, str]], source: str, skip_bad: bool) -> None:
     if not skip_bad:
         raise DataError(
             f"{len(bad)} bad image file(s) in {source}:\n{listed}{more}\n"
-            "Fix or remove them, or skip them with skip_bad=True (--skip-bad)."
+            "Fix or remove them, or skip them: --skip-bad, the data spec option "
+            "?skip_bad=1, or skip_bad=True."
         )
     warnings.warn(
         f"skipped {len(bad)} bad image file(s) in {source} (listed in dataset.skipped):\n"

@@ -17,7 +17,7 @@ import numpy as np
 from stylex.data.classes import check_classes, resolve_selection
 from stylex.data.csvfile import find_csv, load_csv
 from stylex.data.dataset import StylexDataset
-from stylex.data.files import is_hidden, load_image_files, sort_names
+from stylex.data.files import is_hidden, load_image_files, not_an_image, sort_names
 from stylex.errors import DataError
 
 
@@ -67,16 +67,25 @@ def load_folder(
         class_names = [class_names[k] for k in resolve_selection(class_names, select, name)]
     paths: list[Path] = []
     label_list: list[int] = []
+    ignored: list[str] = []
     for k, cname in enumerate(class_names):
         files = sorted(
             p
             for p in by_name[cname].rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
         )
+        ignored += [str(p.relative_to(root)) for p in files if not_an_image(p)]
+        files = [p for p in files if not not_an_image(p)]
         if not files:
             raise DataError(f"class folder {by_name[cname]} is empty (no image files)")
         paths += files
         label_list += [k] * len(files)
+    if ignored:
+        warnings.warn(
+            f"{root}: ignoring {len(ignored)} file(s) that are not images "
+            f"({', '.join(ignored[:5])}{', …' if len(ignored) > 5 else ''})",
+            stacklevel=3,
+        )
     if len(class_names) < 2:
         check_classes(np.asarray(label_list), class_names, name)
     labels = np.asarray(label_list, np.int64)

@@ -1,7 +1,8 @@
 """``.npz`` data: arrays of images and labels, loaded without pickle.
 
 ``images``: ``[N, H, W]`` (grey), ``[N, H, W, C]`` or ``[N, C, H, W]`` with C in 1, 3, 4;
-uint8, or float in [0, 1] (all values in it), [-1, 1] (some negative) or [0, 255];
+uint8 (0/1 masks are scaled ×255), wider integers by their bit depth, bool, or float in [0, 1]
+(all values in it), [-1, 1] (some negative) or [0, 255], each with 2 % slack (clipped);
 ``labels``: ``[N]`` ints or strings; optional ``class_names`` (then int labels index it and
 string labels must be in it), ``ids``, ``factors`` + ``factor_names`` (+ ``label_factors``).
 Without ``class_names``, classes are the sorted distinct labels. Images are converted by the
@@ -10,6 +11,7 @@ rule of :mod:`stylex.data.convert`.
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -47,9 +49,14 @@ def _npz_layout(images: np.ndarray, path: Path) -> np.ndarray:
     )
 
 
+FLOAT_SLACK = 0.02  # relative overshoot of a float range that is still read as that range
+
+
 def _npz_to_uint8(images: np.ndarray, path: Path) -> np.ndarray:
-    if images.dtype == np.uint8:
-        return images
+    """Images of any numeric dtype → uint8, the value range read from the dtype and values:
+    uint8 0..255 (0/1 masks ×255); wider integers by their bit depth (a maximum of 4095 is
+    12-bit data); floats in [0, 1], [-1, 1] or [0, 255], with a tolerance of ``FLOAT_SLACK``
+    for values a resize or a normalisation pushed slightly out (clipped)."""
     if images.dtype == np.bool_:
         return images.astype(np.uint8) * 255
     if images.dtype.kind in "iu":
@@ -58,18 +65,30 @@ def _npz_to_uint8(images: np.ndarray, path: Path) -> np.ndarray:
             raise DataError(
                 f"{path}: integer images must lie in 0..255 (or 0..65535), got {lo}..{hi}"
             )
+        if hi == 1:
+            warnings.warn(
+                f"{path}: integer images with values 0..1 are read as binary masks (×255)",
+                stacklevel=3,
+            )
+            return images.astype(np.uint8) * 255
         if hi > 255:
-            return np.rint(images / 257.0).astype(np.uint8)
+            bits = int(np.ceil(np.log2(hi + 1)))
+            warnings.warn(
+                f"{path}: integer images up to {hi} are read as {bits}-bit data (0..{2**bits - 1})",
+                stacklevel=3,
+            )
+            return np.rint(images * (255.0 / (2**bits - 1))).astype(np.uint8)
         return images.astype(np.uint8)
     if images.dtype.kind == "f":
         if not np.isfinite(images).all():
             raise DataError(f"{path}: 'images' contains NaN or infinite values")
         flo, fhi = float(images.min()), float(images.max())
-        if flo >= 0.0 and fhi <= 1.0:
+        eps = FLOAT_SLACK
+        if flo >= -eps and fhi <= 1.0 + eps:
             scaled = images * 255.0
-        elif flo >= -1.0 and fhi <= 1.0:
+        elif flo >= -1.0 - eps and fhi <= 1.0 + eps:
             scaled = (images + 1.0) * 127.5
-        elif flo >= 0.0 and fhi <= 255.0:
+        elif flo >= -255 * eps and 2.0 < fhi <= 255.0 * (1 + eps):  # ≤ 2: black, or a typo
             scaled = images
         else:
             raise DataError(

@@ -14,7 +14,7 @@ OPTIONS = {
     "mnist": {"n"},
     "shapes": {"n", "seed", "shapes"},
     "gratings": {"n", "seed"},
-    "path": {"n"},
+    "path": {"n", "skip_bad"},
 }
 
 
@@ -100,3 +100,12 @@ def int_option(options: dict, key: str, spec: str) -> int | None:
         raise DataError(
             f"dataset {spec!r}: option {key}={options[key]!r} is not an integer"
         ) from None
+
+
+def with_spec_option(spec: str, key: str, value: str) -> str:
+    """``spec`` with the option ``key=value`` added (``?key=value`` or ``&key=value``)."""
+    spec = str(spec).strip()
+    parsed = parse_spec(spec)
+    if parsed["options"].get(key) == value:
+        return spec
+    return f"{spec}{'&' if '?' in spec else '?'}{key}={value}"

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from stylex.classifier.options import add_contract_arguments, contract_from_args
+from stylex.data.spec import with_spec_option
 from stylex.errors import StylexError
 from stylex.metrics.fitness.store import fitness_after_training
 from stylex.runtime import add_device_argument
@@ -27,6 +28,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--classifier", help="TorchScript file or module:callable; not needed with --resume"
     )
     p.add_argument("--out", required=True, help="run folder to create (or resume)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of each class held out for AttFind, evaluation and the fitness verdict "
+        "(default 0.1)",
+    )
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip unreadable image files in a folder or CSV dataset (the run's stored data "
+        "spec gets ?skip_bad=1, so later stages read the same images)",
+    )
     p.add_argument(
         "--resolution",
         type=int,
@@ -149,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         size["mapping_layers"] = args.mapping_layers
         trainer = run_folder.create_run(
             args.out,
-            args.data,
+            with_spec_option(args.data, "skip_bad", "1") if args.skip_bad else args.data,
             args.classifier,
             resolution=args.resolution,
             channels=args.channels,
@@ -158,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.no_progress,
             init_from=args.init_from,
+            val_fraction=args.val_fraction,
             contract=contract,
             force=args.force,
         )

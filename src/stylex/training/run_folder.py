@@ -34,6 +34,31 @@ from stylex.training.run_config import (
 from stylex.training.setup import device_and_ranks, prepare_data
 from stylex.training.trainer import Trainer
 
+MIN_HELD_OUT = 64  # fewer held-out images than this make AttFind's and the verdict's numbers noisy
+
+
+def data_summary(ds, val_set, val_fraction: float) -> str:
+    """One line on the data (images per class, held-out size), with a warning for a small
+    held-out set or classes far apart in size."""
+    counts = ds.class_counts()
+    text = (
+        f"data: {len(ds)} images at {ds.resolution} px, "
+        + ", ".join(f"{n} {c}" for c, n in zip(ds.class_names, counts, strict=True))
+        + f"; {len(val_set)} held out"
+    )
+    if len(val_set) < MIN_HELD_OUT:
+        text += (
+            f"\n  warning: only {len(val_set)} held-out images: AttFind, the fitness verdict and "
+            "the evaluation read them, so their numbers rest on few images; add data or raise "
+            f"--val-fraction (now {val_fraction:g})"
+        )
+    if min(counts) * 10 < max(counts):
+        text += (
+            f"\n  warning: the classes are imbalanced ({min(counts)} vs {max(counts)} images): "
+            "the generator sees the small class rarely, and its attributes rest on few images"
+        )
+    return text
+
 
 def create_run(
     out: str | Path,
@@ -94,7 +119,10 @@ def create_run(
             )
     check = diagnose_classifier(clf, ds)
     if info.is_main:
+        print(data_summary(ds, val_set, val_fraction))
         print(f"classifier check: {check.message}")
+        for note in check.notes:
+            print(f"note: {note}")
     if not force:
         check.raise_unless_fit("(--force trains anyway)")
     if not isinstance(size, ModelSize):
