@@ -186,6 +186,44 @@ def test_module_callable_from_file_and_module(tmp_path, monkeypatch, shapes16):
         load_classifier("no_such_module_xyz:make")
 
 
+class VarArgs(nn.Module):
+    """A model TorchScript cannot compile (``forward(*args)``) but tracing can export."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, *args):
+        return self.lin(args[0].mean(dim=(2, 3)))
+
+
+class Untraceable(VarArgs):
+    def forward(self, *args):
+        return {"logits": self.lin(args[0].mean(dim=(2, 3))), "name": "hf-style"}
+
+
+def test_unscriptable_classifier_is_traced_at_the_data_shape_or_refused_cleanly(tmp_path, shapes16):
+    from stylex.training.run_folder import create_run
+
+    contract = ClassifierContract()  # no resolution or channels declared
+    model = VarArgs()
+    path = save_torchscript(model, contract, tmp_path / "c.pt", (1, 3, 16, 16))
+    x = shapes16.float_images(slice(0, 4))
+    assert torch.allclose(load_classifier(str(path))(x), Classifier(model)(x), atol=1e-6)
+    with pytest.raises(ClassifierError, match="no input shape is known.*--input-size"):
+        save_torchscript(VarArgs(), contract, tmp_path / "d.pt")
+    with pytest.raises(ClassifierError, match="tracing it on an input of shape .*export it"):
+        save_torchscript(Untraceable(), contract, tmp_path / "e.pt", (1, 3, 16, 16))
+    # a run whose classifier cannot be saved is not created at all
+    (tmp_path / "m.py").write_text(
+        "from tests.test_classifier import Untraceable\ndef make():\n    return Untraceable()\n"
+    )
+    with pytest.raises(ClassifierError, match="cannot save the classifier"):
+        create_run(tmp_path / "run", "shapes?n=64", f"{tmp_path / 'm.py'}:make", resolution=16,
+                   force=True, progress=False)  # fmt: skip
+    assert not (tmp_path / "run").exists()
+
+
 def check_classifier_quiet(clf, ds):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from stylex.classifier.alternatives import first_line
 from stylex.classifier.contract import CONTRACT_FILE, ClassifierContract, contract_dict
 from stylex.classifier.wrapper import Classifier
 from stylex.errors import ClassifierError
@@ -152,9 +153,16 @@ def load_classifier(
 
 
 def save_torchscript(
-    module: nn.Module, contract: ClassifierContract, out_path: str | os.PathLike
+    module: nn.Module,
+    contract: ClassifierContract,
+    out_path: str | os.PathLike,
+    example_shape: tuple[int, int, int, int] | None = None,
 ) -> Path:
-    """Script (or, failing that, trace) ``module`` and write it atomically with the contract."""
+    """Script (or, failing that, trace) ``module`` and write it atomically with the contract.
+
+    Tracing needs an input: the contract's channels and resolution, else ``example_shape``
+    (the data's ``(1, C, R, R)``), on the module's device. A module that can be neither
+    scripted nor traced raises :class:`ClassifierError` saying how to export it."""
     out = Path(out_path)
     module = module.eval()
     with quiet_jit():
@@ -163,12 +171,32 @@ def save_torchscript(
         else:
             try:
                 scripted = torch.jit.script(module)
-            except Exception:
-                if contract.resolution is None or contract.channels is None:
-                    raise
-                shape = (1, contract.channels, contract.resolution, contract.resolution)
-                scripted = torch.jit.trace(module, torch.zeros(shape))
+            except Exception as script_error:
+                scripted = _trace(module, contract, example_shape, script_error)
         buf = io.BytesIO()
         torch.jit.save(scripted, buf, _extra_files={CONTRACT_FILE: contract.to_json()})
     atomic_write_bytes(out, buf.getvalue())  # temp file + fsync + os.replace
     return out
+
+
+def _trace(module, contract, example_shape, script_error: Exception):
+    shape = example_shape
+    if contract.resolution is not None and contract.channels is not None:
+        shape = (1, contract.channels, contract.resolution, contract.resolution)
+    why = f"torch.jit.script failed ({first_line(script_error)})"
+    if shape is None:
+        raise ClassifierError(
+            f"cannot save the classifier into the run: {why} and no input shape is known to "
+            "trace it; pass --input-size and --input-channels, or export it yourself "
+            "(torch.jit.trace(model, example) and torch.jit.save) and pass the file"
+        ) from script_error
+    device = next((t.device for t in [*module.parameters(), *module.buffers()]), None)
+    try:
+        return torch.jit.trace(module, torch.zeros(shape, device=device), check_trace=False)
+    except Exception as e:
+        raise ClassifierError(
+            f"cannot save the classifier into the run: {why}, and tracing it on an input of "
+            f"shape {list(shape)} failed ({first_line(e)}); export it yourself "
+            "(torch.jit.trace(model, example) and torch.jit.save, e.g. on a wrapper whose "
+            "forward takes one image tensor and returns the logits) and pass the file"
+        ) from e

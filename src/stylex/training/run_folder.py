@@ -4,7 +4,7 @@ classifier's copy written, and the :class:`~stylex.training.trainer.Trainer` tha
 from __future__ import annotations
 
 import dataclasses
-import shutil
+import tempfile
 from pathlib import Path
 
 from torch import nn
@@ -33,6 +33,7 @@ from stylex.training.run_config import (
 )
 from stylex.training.setup import device_and_ranks, prepare_data
 from stylex.training.trainer import Trainer
+from stylex.utils.fs import atomic_write_bytes
 
 MIN_HELD_OUT = 64  # fewer held-out images than this make AttFind's and the verdict's numbers noisy
 
@@ -173,8 +174,10 @@ def create_run(
             history=source.history or [],
         )
     if info.is_main:
+        # the classifier is exported before the folder exists: a failure leaves nothing behind
+        blob = _classifier_copy(classifier, clf, (1, ds.channels, ds.resolution, ds.resolution))
         out.mkdir(parents=True, exist_ok=True)
-        _copy_classifier(classifier, clf, out / config.classifier.file)
+        atomic_write_bytes(out / config.classifier.file, blob)
         config.write(out)
     distr.barrier(info)
     trainer = Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
@@ -222,12 +225,13 @@ def load_weights(trainer: Trainer, run_dir: str | Path) -> None:
     distr.broadcast_params(modules, trainer.dist)
 
 
-def _copy_classifier(source: str, clf: Classifier, dest: Path) -> None:
-    """Keep the run self-contained: a TorchScript copy of the classifier with its resolved
+def _classifier_copy(source: str, clf: Classifier, example_shape) -> bytes:
+    """The bytes of the run's self-contained classifier: a TorchScript copy with its resolved
     contract (the file as is when its embedded contract is already that one)."""
     if Path(source).is_file():
         stored = load_classifier(source).contract
         if stored == clf.contract:
-            shutil.copyfile(source, dest)
-            return
-    save_torchscript(clf.module, clf.contract, dest)  # module:callable, or a new contract
+            return Path(source).read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:  # module:callable, or a new contract
+        path = save_torchscript(clf.module, clf.contract, Path(tmp) / "c.pt", example_shape)
+        return path.read_bytes()
