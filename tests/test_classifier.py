@@ -327,6 +327,22 @@ def test_a_better_input_range_is_noted_even_when_accurate():
     assert right.accuracy == 1.0 and not right.notes
 
 
+def test_half_precision_classifier_takes_and_gives_float32(shapes16):
+    torch.manual_seed(0)
+    full = build_small_cnn(3, 2, 16, width=4).eval()
+    x = shapes16.float_images(slice(0, 8))
+    want = Classifier(full)(x)
+    for dtype in (torch.float16, torch.bfloat16):
+        half = Classifier(build_small_cnn(3, 2, 16, width=4).eval())
+        half.module.load_state_dict(full.state_dict())
+        half.module.to(dtype)
+        got = half(x)
+        assert got.dtype == torch.float32 and torch.allclose(got, want, atol=0.05)
+        assert check_classifier_quiet(half, shapes16) == check_classifier_quiet(
+            Classifier(full), shapes16
+        )
+
+
 def test_forward_failure_is_a_clear_error(shapes16):
     bad = Classifier(nn.Conv2d(1, 2, 3), {"channels": 3})  # wants 1 channel, contract says 3
     with pytest.raises(ClassifierError, match="failed on .* Check the contract"):

@@ -240,6 +240,25 @@ def test_files_that_are_not_images_are_skipped_with_a_warning(tmp_path):
     assert len(ds) == n and ds.skipped == []
 
 
+def test_images_framed_at_different_scales_are_warned_about(tmp_path):
+    root = tmp_path / "pets"
+    for cls, side in (("cat", 130), ("dog", 250)):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            _img("L", (side, side), i).save(root / cls / f"{i}.png")
+    with pytest.warns(UserWarning, match=r"fill from 51% to 98% .* cat 51%, dog 98%"):
+        ds = load_dataset(str(root))
+    assert ds.resolution == 256
+    same = tmp_path / "same"
+    for cls in ("cat", "dog"):
+        (same / cls).mkdir(parents=True)
+        for i in range(3):
+            _img("L", (250, 240), i).save(same / cls / f"{i}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_dataset(str(same))
+
+
 def test_skip_bad_as_a_spec_option_reloads_the_same_images(tmp_path):
     root = make_folder(tmp_path / "pets", grey_only=True)
     (root / "cat" / "broken.png").write_bytes(b"garbage")
@@ -335,6 +354,17 @@ def test_npz_ranges_read_from_the_values(tmp_path):
     with _bad("must lie in"):
         np.savez(path, images=u8 / 255.0 + 0.5, labels=labels)
         load_dataset(str(path))
+
+
+def test_npz_one_hot_labels(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (4, 16, 16), dtype=np.uint8)
+    onehot = np.eye(3, dtype=np.float32)[[2, 0, 2, 0]]
+    path = tmp_path / "o.npz"
+    np.savez(path, images=images, labels=onehot)
+    ds = load_dataset(str(path))
+    assert ds.class_names == ["0", "2"] and ds.labels.tolist() == [1, 0, 1, 0]
+    np.savez(path, images=images, labels=np.eye(2)[[1, 0, 1, 0]], class_names=np.array(["a", "b"]))
+    assert load_dataset(str(path)).labels.tolist() == [1, 0, 1, 0]
 
 
 def test_npz_missing_key_and_mismatched_lengths(tmp_path):

@@ -21,10 +21,9 @@ def binary_logits(score: torch.Tensor, output: str) -> torch.Tensor:
     probability or log-probability, as ``output`` declares) → two-class logits ``[B, 2]`` whose
     softmax is ``(1 − p, p)``: ``(0, z)`` for a logit ``z``, ``(log(1 − p), log p)`` for a
     probability."""
-    s = score.float() if score.dtype in (torch.float16, torch.bfloat16) else score
     if output == "logits":
-        return torch.cat([torch.zeros_like(s), s], 1)
-    log_p = s if output == "log_probs" else torch.log(s.clamp(1e-12, 1.0))
+        return torch.cat([torch.zeros_like(score), score], 1)
+    log_p = score if output == "log_probs" else torch.log(score.clamp(1e-12, 1.0))
     log_p = log_p.clamp(max=-1e-7)  # log(1 − p) stays finite at p = 1
     return torch.cat([torch.log(-torch.expm1(log_p)), log_p], 1)
 
@@ -114,7 +113,17 @@ class Classifier(nn.Module):
             mean = torch.tensor(c.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
             std = torch.tensor(c.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
             x = (x - mean) / std
+        half = self._half_dtype()
+        if half is not None and x.dtype != half:  # a .half() / bfloat16 classifier
+            x = x.to(half)
         return x
+
+    def _half_dtype(self) -> torch.dtype | None:
+        """The module's dtype when its weights are float16 or bfloat16, else None."""
+        for t in list(self.module.parameters()) + list(self.module.buffers()):
+            if t.is_floating_point():
+                return t.dtype if t.dtype in (torch.float16, torch.bfloat16) else None
+        return None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``images [B, C, R, R]`` in ``[-1, 1]`` → logits ``[B, K]``."""
@@ -131,6 +140,8 @@ class Classifier(nn.Module):
             out = out[0] if out else None
         if not isinstance(out, torch.Tensor):
             raise ClassifierError(f"classifier returned {type(out).__name__}, expected a tensor")
+        if out.dtype in (torch.float16, torch.bfloat16) and self._half_dtype() is not None:
+            out = out.float()  # a half-precision classifier: logits in float32
         if out.ndim == 1 or (out.ndim == 2 and out.shape[1] == 1):
             return binary_logits(out.reshape(-1, 1), self.contract.output)
         if self.contract.output == "probs":

@@ -18,7 +18,13 @@ import numpy as np
 import torch
 
 from stylex.data.classes import check_classes
-from stylex.data.convert import GREY_MODES, check_channels, check_resolution, native_resolution
+from stylex.data.convert import (
+    GREY_MODES,
+    check_channels,
+    check_resolution,
+    native_resolution,
+    use_padding,
+)
 from stylex.data.dataset import StylexDataset
 from stylex.data.decode import decode_image, probe_image
 from stylex.errors import DataError
@@ -72,6 +78,38 @@ def report_bad(bad: list[tuple[str, str]], source: str, skip_bad: bool) -> None:
     )
 
 
+MAX_SCALE_SPREAD = 1.5  # largest / smallest share of the frame an image's content fills
+
+
+def warn_mixed_scales(
+    sizes: list[tuple[int, int]],
+    labels: np.ndarray,
+    class_names: list[str],
+    resolution: int,
+    source: str,
+) -> None:
+    """Warn when the conversion rule frames images at very different scales: a padded image
+    fills ``max(h, w) / R`` of the frame, a resized one all of it. The generator learns the
+    frame, and when the scale differs between classes AttFind can report it as an attribute."""
+    fill = np.asarray(
+        [max(h, w) / resolution if use_padding(h, w, resolution) else 1.0 for h, w in sizes]
+    )
+    if fill.max() <= MAX_SCALE_SPREAD * fill.min():
+        return
+    per_class = [
+        f"{name} {np.median(fill[labels == k]):.0%}"
+        for k, name in enumerate(class_names)
+        if (labels == k).any()
+    ]
+    warnings.warn(
+        f"{source}: images of different sizes fill from {fill.min():.0%} to {fill.max():.0%} "
+        f"of the {resolution}-px frame (small ones are padded, not enlarged; median per class: "
+        f"{', '.join(per_class)}). The generator learns the frame, and a scale that differs "
+        "between classes can come out as an attribute; resize the images to one size first",
+        stacklevel=3,
+    )
+
+
 def load_image_files(
     paths: list[Path],
     labels: np.ndarray,
@@ -110,6 +148,7 @@ def load_image_files(
     if channels is None:
         channels = 1 if all(m in GREY_MODES for m in modes) else 3
     channels = check_channels(channels)
+    warn_mixed_scales(sizes, labels[ok], class_names, resolution, source)
 
     todo = np.flatnonzero(ok)
     out = np.empty((len(todo), resolution, resolution, channels), np.uint8)

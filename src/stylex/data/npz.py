@@ -3,7 +3,8 @@
 ``images``: ``[N, H, W]`` (grey), ``[N, H, W, C]`` or ``[N, C, H, W]`` with C in 1, 3, 4;
 uint8 (0/1 masks are scaled ×255), wider integers by their bit depth, bool, or float in [0, 1]
 (all values in it), [-1, 1] (some negative) or [0, 255], each with 2 % slack (clipped);
-``labels``: ``[N]`` ints or strings; optional ``class_names`` (then int labels index it and
+``labels``: ``[N]`` ints or strings, or one-hot ``[N, K]`` rows (the class is each row's
+largest entry, class j of ``class_names`` or named "j"); optional ``class_names`` (then int labels index it and
 string labels must be in it), ``ids``, ``factors`` + ``factor_names`` (+ ``label_factors``).
 Without ``class_names``, classes are the sorted distinct labels. Images are converted by the
 rule of :mod:`stylex.data.convert`.
@@ -148,6 +149,14 @@ def load_npz(
     raw_labels = np.asarray(raw_labels)
     if raw_labels.ndim == 2 and raw_labels.shape[1] == 1:
         raw_labels = raw_labels.reshape(-1)
+    elif (
+        raw_labels.ndim == 2
+        and len(raw_labels) == len(images)
+        and raw_labels.dtype.kind in "iufb"
+        and np.all(raw_labels.astype(np.float64).sum(1) > 0)
+        and np.all(raw_labels >= 0)
+    ):  # one-hot rows (or per-class scores): the class is the row's largest entry
+        raw_labels = raw_labels.argmax(1)
     if raw_labels.ndim != 1 or len(raw_labels) != len(images):
         raise DataError(
             f"{path}: {len(images)} images but {raw_labels.size} labels; "
