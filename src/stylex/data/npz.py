@@ -4,8 +4,9 @@
 uint8 (0/1 masks are scaled ×255), wider integers by their bit depth, bool, or float in [0, 1]
 (all values in it), [-1, 1] (some negative) or [0, 255], each with 2 % slack (clipped);
 ``labels``: ``[N]`` ints or strings, or one-hot ``[N, K]`` rows (the class is each row's
-largest entry, class j of ``class_names`` or named "j"); optional ``class_names`` (then int labels index it and
-string labels must be in it), ``ids``, ``factors`` + ``factor_names`` (+ ``label_factors``).
+largest entry, class j of ``class_names`` or named "j"); optional ``class_names`` (then int
+labels index it and string labels must be in it), ``ids``, ``factors`` + ``factor_names``
+(+ ``label_factors``).
 Without ``class_names``, classes are the sorted distinct labels. Images are converted by the
 rule of :mod:`stylex.data.convert`.
 """
