@@ -343,6 +343,30 @@ def test_half_precision_classifier_takes_and_gives_float32(shapes16):
         )
 
 
+def test_data_with_some_of_the_classifiers_classes_keeps_their_outputs(shapes16):
+    from stylex.data import StylexDataset
+
+    torch.manual_seed(0)
+    four = Recorder(k=4)
+    images = shapes16.images[:40]
+    ds = StylexDataset(images, shapes16.labels[:40], ["Cat", "a"])  # two of a, b, cat, d
+    clf = Classifier(four, {"class_names": ["a", "b", "cat", "d"]})
+    check = diagnose_classifier(clf, ds)
+    assert clf.contract.outputs == [2, 0] and clf.class_names == ["cat", "a"]
+    assert clf.num_classes == 2 and any("outputs ([2, 0]) are kept" in n for n in check.notes)
+    x = ds.float_images(slice(0, 6))
+    assert torch.allclose(clf(x), four(x)[:, [2, 0]])
+    again = Classifier(four, json.loads(json.dumps(clf.contract.to_dict())))  # as a run stores it
+    assert torch.allclose(again(x), clf(x)) and again.class_names == ["cat", "a"]
+    # without names, the error says how to get there
+    with pytest.raises(ClassifierError, match="outputs 4 classes .* declare all 4 of its class"):
+        check_classifier(Classifier(Recorder(k=4)), shapes16)
+    with pytest.raises(ClassifierError, match="index past"):
+        ClassifierContract(class_names=["a", "b"], outputs=[0, 2])
+    with pytest.raises(ClassifierError, match="repeat"):
+        ClassifierContract(outputs=[1, 1])
+
+
 def test_forward_failure_is_a_clear_error(shapes16):
     bad = Classifier(nn.Conv2d(1, 2, 3), {"channels": 3})  # wants 1 channel, contract says 3
     with pytest.raises(ClassifierError, match="failed on .* Check the contract"):

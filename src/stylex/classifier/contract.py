@@ -31,6 +31,10 @@ class ClassifierContract:
         mean, std: per-channel normalisation applied after the range mapping, or None.
         class_names: its K classes in output order (empty: take the data's).
         output: ``"logits"`` (default), ``"probs"`` or ``"log_probs"``.
+        outputs: the outputs to keep, one per data class in the data's order, when the
+            classifier has more classes than the data (None: all). Set when the data's
+            classes are some of the classifier's named classes; the softmax is then over
+            those classes' logits (the classifier's belief given that it is one of them).
     """
 
     input_range: tuple[float, float] = (-1.0, 1.0)
@@ -40,6 +44,7 @@ class ClassifierContract:
     std: list[float] | None = None
     class_names: list[str] = field(default_factory=list)
     output: str = "logits"
+    outputs: list[int] | None = None
 
     def __post_init__(self):
         self.validate()
@@ -95,6 +100,25 @@ class ClassifierContract:
             raise ClassifierError(
                 f"contract output must be one of {', '.join(OUTPUTS)}, got {self.output!r}"
             )
+        if self.outputs is not None:
+            try:
+                self.outputs = [int(i) for i in self.outputs]
+            except (TypeError, ValueError):
+                raise ClassifierError(
+                    f"contract outputs must be a list of output indices, got {self.outputs!r}"
+                ) from None
+            if len(self.outputs) < 2 or min(self.outputs) < 0:
+                raise ClassifierError(
+                    f"contract outputs must name two or more outputs (indices >= 0), got "
+                    f"{self.outputs}"
+                )
+            if len(set(self.outputs)) != len(self.outputs):
+                raise ClassifierError(f"contract outputs repeat an index: {self.outputs}")
+            if self.class_names and max(self.outputs) >= len(self.class_names):
+                raise ClassifierError(
+                    f"contract outputs {self.outputs} index past the classifier's "
+                    f"{len(self.class_names)} classes"
+                )
         return self
 
     def to_dict(self) -> dict:

@@ -37,7 +37,7 @@ from stylex.classifier.alternatives import (
     raw_outputs,
     try_contract,
 )
-from stylex.classifier.classorder import match_class_order, reorder_classes
+from stylex.classifier.classorder import class_index_map, match_class_order, reorder_classes
 from stylex.classifier.loading import load_classifier
 from stylex.classifier.options import FLAGS
 from stylex.classifier.verdict import BETTER_BY, ClassifierCheck
@@ -174,7 +174,7 @@ def diagnose_classifier(
     """
     contract = clf.contract
     k = dataset.num_classes
-    names = contract.class_names
+    names = clf.class_names
     notes: list[str] = []
     if contract.channels is not None and dataset.channels != contract.channels:
         if {dataset.channels, contract.channels} != {1, 3}:
@@ -182,6 +182,16 @@ def diagnose_classifier(
                 f"{dataset.name} has {dataset.channels} channels; the classifier expects "
                 f"{contract.channels}, and stylex converts only between 1 and 3"
             )
+    if names and len(names) > k and contract.outputs is None:
+        keep = class_index_map(names, dataset.class_names)
+        if keep is not None:  # the data's classes are some of the classifier's
+            contract.outputs = keep
+            notes.append(
+                f"the classifier has {len(names)} classes; {dataset.name} has {k} of them "
+                f"({', '.join(dataset.class_names)}): their outputs ({keep}) are kept, so the "
+                "explained probabilities are the classifier's among those classes"
+            )
+            names = clf.class_names
     if names:
         if len(names) != k:
             raise ClassifierError(
@@ -222,10 +232,17 @@ def diagnose_classifier(
     if out.shape[1] != k:
         single = raw.ndim == 1 or raw.shape[1] == 1
         what = "one score per image (a binary classifier)" if single else f"{out.shape[1]} classes"
+        subset = (
+            f"; or, if the data's classes are some of the classifier's, declare all "
+            f"{out.shape[1]} of its class names in output order ({FLAGS['class_names']}): "
+            "the outputs of the data's classes are then kept"
+            if out.shape[1] > k and not single
+            else ""
+        )
         raise ClassifierError(
             f"the classifier outputs {what} but {dataset.name} has {k} classes "
             f"({', '.join(dataset.class_names)}); select {out.shape[1]} classes of the data "
-            "or retrain"
+            f"or retrain{subset}"
         )
     if not torch.isfinite(raw).all():
         raise ClassifierError(

@@ -64,7 +64,12 @@ class Classifier(nn.Module):
 
     @property
     def class_names(self) -> list[str]:
-        return self.contract.class_names
+        """Its classes in the order of :meth:`forward`'s logits (the kept ones, when the
+        contract keeps some ``outputs`` of a classifier with more classes)."""
+        names, keep = self.contract.class_names, self.contract.outputs
+        if keep and len(names) > len(keep):
+            return [names[i] for i in keep]
+        return names
 
     @class_names.setter
     def class_names(self, names: list[str]) -> None:
@@ -73,7 +78,7 @@ class Classifier(nn.Module):
     @property
     def num_classes(self) -> int | None:
         """K, when the class names are known (from the contract or :func:`check_classifier`)."""
-        return len(self.contract.class_names) or None
+        return len(self.class_names) or None
 
     @property
     def device(self) -> torch.device:
@@ -146,6 +151,14 @@ class Classifier(nn.Module):
             return binary_logits(out.reshape(-1, 1), self.contract.output)
         if self.contract.output == "probs":
             out = torch.log(out.clamp_min(1e-12))
+        keep = self.contract.outputs
+        if keep is not None:
+            if out.ndim != 2 or max(keep) >= out.shape[1]:
+                raise ClassifierError(
+                    f"the contract keeps outputs {keep} but the classifier returned shape "
+                    f"{list(out.shape)}"
+                )
+            out = out[:, keep]
         return out
 
     def probs(self, images: torch.Tensor) -> torch.Tensor:
