@@ -6,6 +6,7 @@ import json
 import textwrap
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -365,6 +366,32 @@ def test_data_with_some_of_the_classifiers_classes_keeps_their_outputs(shapes16)
         ClassifierContract(class_names=["a", "b"], outputs=[0, 2])
     with pytest.raises(ClassifierError, match="repeat"):
         ClassifierContract(outputs=[1, 1])
+
+
+def test_classifier_at_the_native_size_gets_the_padding_cropped_off(tmp_path, shapes16):
+    from stylex.data import load_dataset
+
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", images=digits, labels=np.arange(40) % 2)
+    ds = load_dataset(str(tmp_path / "d.npz"), resolution=32)
+    assert ds.padded_from == 28 and ds.subset([0, 1]).padded_from == 28
+    rec = Recorder()
+    clf = Classifier(rec, {"resolution": 28, "input_range": [0, 255]})
+    check = diagnose_classifier(clf, ds)
+    assert clf.contract.crop == 28 and any("cropped off, not resized" in n for n in check.notes)
+    clf(ds.float_images(slice(0, 3)))
+    assert torch.allclose(rec.seen[:, 0], torch.from_numpy(digits[:3]).float(), atol=1e-3)
+    stored = Classifier(Recorder(), json.loads(json.dumps(clf.contract.to_dict())))
+    assert stored.contract.crop == 28
+    # data rendered at its resolution, or a classifier at another size: no crop
+    assert shapes16.padded_from is None and load_dataset(str(tmp_path / "d.npz")).padded_from == 28
+    other = Classifier(Recorder(), {"resolution": 24})
+    diagnose_classifier(other, ds)
+    assert other.contract.crop is None
+    plain = Classifier(Recorder(), {"resolution": 28})
+    diagnose_classifier(plain, shapes16)
+    assert plain.contract.crop is None
 
 
 def test_forward_failure_is_a_clear_error(shapes16):

@@ -45,6 +45,7 @@ def reorder_classes(dataset, order: list[str]):
         label_factors=dataset.label_factors,
         ids=dataset.ids,
         name=dataset.name,
+        padded_from=dataset.padded_from,
     )
 
 

@@ -35,6 +35,9 @@ class ClassifierContract:
             classifier has more classes than the data (None: all). Set when the data's
             classes are some of the classifier's named classes; the softmax is then over
             those classes' logits (the classifier's belief given that it is one of them).
+        crop: a centred ``crop x crop`` window taken from the images before any resize: the
+            data's padding taken off for a classifier trained at the images' native size
+            (set by the check when the data was padded from ``resolution``; None: no crop).
     """
 
     input_range: tuple[float, float] = (-1.0, 1.0)
@@ -45,6 +48,7 @@ class ClassifierContract:
     class_names: list[str] = field(default_factory=list)
     output: str = "logits"
     outputs: list[int] | None = None
+    crop: int | None = None
 
     def __post_init__(self):
         self.validate()
@@ -99,6 +103,10 @@ class ClassifierContract:
         if self.output not in OUTPUTS:
             raise ClassifierError(
                 f"contract output must be one of {', '.join(OUTPUTS)}, got {self.output!r}"
+            )
+        if self.crop is not None and (not isinstance(self.crop, int) or self.crop < 1):
+            raise ClassifierError(
+                f"contract crop must be a positive int or null, got {self.crop!r}"
             )
         if self.outputs is not None:
             try:

@@ -182,6 +182,15 @@ def diagnose_classifier(
                 f"{dataset.name} has {dataset.channels} channels; the classifier expects "
                 f"{contract.channels}, and stylex converts only between 1 and 3"
             )
+    padded = getattr(dataset, "padded_from", None)
+    if contract.crop is None and padded is not None and contract.resolution == padded:
+        # the classifier was trained at the images' native size: take the padding off rather
+        # than shrink the padded frame (which would show it every object smaller and blurred)
+        contract.crop = padded
+        notes.append(
+            f"{dataset.name}'s images are {padded} px padded to {dataset.resolution}; the "
+            f"classifier ({padded} px) gets them with the padding cropped off, not resized"
+        )
     if names and len(names) > k and contract.outputs is None:
         keep = class_index_map(names, dataset.class_names)
         if keep is not None:  # the data's classes are some of the classifier's

@@ -92,6 +92,9 @@ class Classifier(nn.Module):
         x = images
         if x.ndim != 4:
             raise ClassifierError(f"classifier input must be [B, C, H, W], got {list(x.shape)}")
+        if c.crop is not None and min(x.shape[-2:]) > c.crop:  # the data's padding off
+            top, left = (x.shape[-2] - c.crop) // 2, (x.shape[-1] - c.crop) // 2
+            x = x[..., top : top + c.crop, left : left + c.crop]
         if c.channels is not None and x.shape[1] != c.channels:
             if x.shape[1] == 1 and c.channels == 3:
                 x = x.expand(-1, 3, -1, -1)

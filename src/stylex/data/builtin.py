@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from stylex.data.classes import select_rows
-from stylex.data.convert import check_channels, check_resolution, fit_batch
+from stylex.data.convert import check_channels, check_resolution, fit_batch, padded_from
 from stylex.data.dataset import StylexDataset
 from stylex.errors import DataError
 
@@ -176,4 +176,5 @@ def _finish(images, labels, names, ids, resolution, channels, name) -> StylexDat
         names,
         ids=ids,
         name=name,
+        padded_from=padded_from([images.shape[1:3]], resolution),
     )

@@ -42,6 +42,7 @@ __all__ = [
     "fit_image",
     "native_resolution",
     "next_pow2",
+    "padded_from",
     "pil_to_array",
     "to_channels",
     "use_padding",
@@ -68,6 +69,16 @@ def native_resolution(height: int, width: int) -> int:
 def use_padding(height: int, width: int, resolution: int) -> bool:
     """True if an image of this size is padded (not resized) to ``resolution``."""
     return max(height, width) <= resolution and native_resolution(height, width) == resolution
+
+
+def padded_from(sizes, resolution: int) -> int | None:
+    """The square native size ``S`` when every ``(h, w)`` in ``sizes`` is ``(S, S)`` and is
+    padded (not resized) to ``resolution`` (:attr:`StylexDataset.padded_from`); else None."""
+    distinct = set(sizes)
+    if len(distinct) != 1:
+        return None
+    h, w = distinct.pop()
+    return h if h == w and h < resolution and use_padding(h, w, resolution) else None
 
 
 # --------------------------------------------------------------------------------------------

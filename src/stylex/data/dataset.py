@@ -46,6 +46,9 @@ class StylexDataset(torch.utils.data.Dataset):
         ids: a stable id per image (a file path, ``fashion-mnist/train/123``, …).
         name: the spec the dataset was loaded from.
         skipped: ``(path, reason)`` of every bad file skipped while loading (``skip_bad``).
+        padded_from: the square size S every image had before it was padded (centred) to R,
+            when all had that one size (28 for MNIST at 32 px); None when resized, of mixed
+            sizes or unknown. A classifier trained at S gets the padding cropped off.
 
     ``dataset[i]`` is ``(image float [C, R, R] in [-1, 1], label int)``.
     """
@@ -62,6 +65,7 @@ class StylexDataset(torch.utils.data.Dataset):
         ids: Sequence[str] | None = None,
         name: str = "",
         skipped: Sequence[tuple[str, str]] = (),
+        padded_from: int | None = None,
     ):
         images = torch.as_tensor(images)
         labels = torch.as_tensor(labels).to(torch.int64)
@@ -109,6 +113,7 @@ class StylexDataset(torch.utils.data.Dataset):
         self.ids: list[str] = ids
         self.name: str = name
         self.skipped: list[tuple[str, str]] = [(p, why) for p, why in skipped]
+        self.padded_from: int | None = padded_from if padded_from and padded_from < h else None
 
     # -- shape facts ---------------------------------------------------------------------
     def __len__(self) -> int:
@@ -167,6 +172,7 @@ class StylexDataset(torch.utils.data.Dataset):
             label_factors=self.label_factors,
             ids=[self.ids[i] for i in idx.tolist()],
             name=self.name,
+            padded_from=self.padded_from,
         )
 
     def split(

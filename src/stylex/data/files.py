@@ -23,6 +23,7 @@ from stylex.data.convert import (
     check_channels,
     check_resolution,
     native_resolution,
+    padded_from,
     use_padding,
 )
 from stylex.data.dataset import StylexDataset
@@ -180,4 +181,5 @@ def load_image_files(
         ids=[ids[i] for i in keep.tolist()],
         name=source,
         skipped=bad,
+        padded_from=padded_from(sizes, resolution),
     )

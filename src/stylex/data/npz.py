@@ -21,7 +21,13 @@ import numpy as np
 import torch
 
 from stylex.data.classes import select_rows
-from stylex.data.convert import check_channels, check_resolution, fit_batch, native_resolution
+from stylex.data.convert import (
+    check_channels,
+    check_resolution,
+    fit_batch,
+    native_resolution,
+    padded_from,
+)
 from stylex.data.dataset import StylexDataset
 from stylex.data.files import sort_names
 from stylex.errors import DataError
@@ -244,4 +250,5 @@ def load_npz(
         label_factors=lfac if fac is not None else [],
         ids=[ids[i] for i in idx.tolist()],
         name=name,
+        padded_from=padded_from([(h, w)], res),
     )
