@@ -240,20 +240,21 @@ def test_files_that_are_not_images_are_skipped_with_a_warning(tmp_path):
     assert len(ds) == n and ds.skipped == []
 
 
-def test_images_framed_at_different_scales_are_warned_about(tmp_path):
-    root = tmp_path / "pets"
-    for cls, side in (("cat", 130), ("dog", 250)):
+def _sized_folders(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:
+    """One class folder per entry of ``sizes``, three grey images of that size each."""
+    for cls, size in sizes.items():
         (root / cls).mkdir(parents=True)
         for i in range(3):
-            _img("L", (side, side), i).save(root / cls / f"{i}.png")
+            _img("L", size, i).save(root / cls / f"{i}.png")
+    return root
+
+
+def test_images_framed_at_different_scales_are_warned_about(tmp_path):
+    root = _sized_folders(tmp_path / "pets", {"cat": (130, 130), "dog": (250, 250)})
     with pytest.warns(UserWarning, match=r"fill from 51% to 98% .* cat 51%, dog 98%"):
         ds = load_dataset(str(root))
     assert ds.resolution == 256
-    same = tmp_path / "same"
-    for cls in ("cat", "dog"):
-        (same / cls).mkdir(parents=True)
-        for i in range(3):
-            _img("L", (250, 240), i).save(same / cls / f"{i}.png")
+    same = _sized_folders(tmp_path / "same", {"cat": (250, 240), "dog": (250, 240)})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_dataset(str(same))
