@@ -312,20 +312,33 @@ class Brightness(nn.Module):
         return torch.stack([torch.zeros_like(z), z], 1)
 
 
-def test_a_better_input_range_is_noted_even_when_accurate():
+def _grey_levels(groups: list[tuple[float, int, int]]):
+    """A 16-px grey dataset: ``(level in [0, 1], label, count)`` per group."""
     from stylex.data import StylexDataset
 
-    # 90 dark (0), 20 mid-grey and 90 bright (1) images: fed [-1, 1], the mid-grey ones read
-    # dark (90% accuracy, above the bar); fed [0, 1] all are right
-    values = [0.2] * 90 + [0.6] * 20 + [0.9] * 90
+    values = [v for v, _, n in groups for _ in range(n)]
+    labels = [y for _, y, n in groups for _ in range(n)]
     images = torch.tensor(values).mul(255).round().to(torch.uint8).view(-1, 1, 1, 1)
-    ds = StylexDataset(images.expand(-1, 1, 16, 16).clone(), torch.tensor([0] * 90 + [1] * 110),
-                       ["dark", "bright"])  # fmt: skip
-    check = diagnose_classifier(Classifier(Brightness()), ds)
-    assert check.verdict == "fit" and check.accuracy == pytest.approx(0.9)
-    assert any("100% with --input-range 0,1" in n for n in check.notes)
+    return StylexDataset(images.expand(-1, 1, 16, 16).clone(), torch.tensor(labels),
+                         ["dark", "bright"])  # fmt: skip
+
+
+def test_a_better_input_range_is_refused_or_noted_even_when_accurate():
+    # fed [-1, 1], mid-grey (0.6) reads dark to a classifier trained on [0, 1]
+    ds = _grey_levels([(0.2, 0, 90), (0.6, 1, 20), (0.9, 1, 90)])
+    check = diagnose_classifier(Classifier(Brightness()), ds)  # 90 %, and 100 % with 0,1
+    assert check.accuracy == pytest.approx(0.9) and check.verdict == "contract"
+    assert "input range looks wrong" in check.message and "100% with --input-range 0,1" in (
+        check.message
+    )
     right = diagnose_classifier(Classifier(Brightness(), {"input_range": [0, 1]}), ds)
-    assert right.accuracy == 1.0 and not right.notes
+    assert right.verdict == "fit" and right.accuracy == 1.0 and not right.notes
+    # a smaller gain (88 % → 93.5 %, errors not halved) is a note on a fit classifier
+    ds = _grey_levels([(0.2, 0, 88), (0.6, 1, 11), (0.9, 0, 13), (0.9, 1, 88)])
+    check = diagnose_classifier(Classifier(Brightness()), ds)
+    assert check.verdict == "fit" and check.accuracy == pytest.approx(0.88)
+    assert any("input range -1,1 but 9" in n and "% with --input-range 0,1" in n
+               for n in check.notes), check.notes  # fmt: skip
 
 
 def test_half_precision_classifier_takes_and_gives_float32(shapes16):

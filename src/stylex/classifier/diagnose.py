@@ -99,8 +99,19 @@ def load_checked_classifier(
 RANGE_HINT_BY = 0.05  # another input range this much more accurate is worth a note
 
 
-def _range_notes(clf, dataset, images, labels, acc: float) -> list[str]:
-    """A note when another input range is ``RANGE_HINT_BY`` more accurate than the declared."""
+def _output_width(clf, dataset) -> int | None:
+    """How many logits the classifier returns (one image's forward), or None if it fails."""
+    try:
+        with torch.no_grad():
+            out = clf(dataset.float_images(slice(0, 1)).to(clf.device))
+    except Exception:  # the full check's forward reports the failure
+        return None
+    return int(out.shape[1]) if out.ndim == 2 else None
+
+
+def _better_range(clf, dataset, images, labels, acc: float) -> tuple[float, str] | None:
+    """The most accurate other input range, ``(accuracy, option)``, when it beats the declared
+    range's ``acc`` by ``RANGE_HINT_BY`` or more; else None."""
     best: tuple[float, str] | None = None
     for option, fields in contract_alternatives(clf.contract, dataset):
         if set(fields) != {"input_range"}:
@@ -109,15 +120,13 @@ def _range_notes(clf, dataset, images, labels, acc: float) -> list[str]:
         if alt_acc is not None and alt_acc >= acc + RANGE_HINT_BY:
             if best is None or alt_acc > best[0]:
                 best = (alt_acc, option)
-    if best is None:
-        return []
-    lo, hi = clf.contract.input_range
-    return [
-        f"accuracy {acc:.0%} with the input range {lo:g},{hi:g} but {best[0]:.0%} with "
-        f"{best[1]}: check the range the classifier was trained on (declare it with "
-        f"{FLAGS['input_range']}); explanations of a classifier fed the wrong range are "
-        "explanations of inputs it never saw"
-    ]
+    return best
+
+
+def _range_is_wrong(acc: float, alt_acc: float) -> bool:
+    """An accurate classifier's declared range is wrong when another range at least halves its
+    errors (and gains ``RANGE_HINT_BY``): 88 % → 100 % is a wrong range, 90 % → 95 % a note."""
+    return 1.0 - alt_acc <= 0.5 * (1.0 - acc)
 
 
 def _sample(dataset, num_images: int, seed: int) -> np.ndarray:
@@ -193,7 +202,8 @@ def diagnose_classifier(
         )
     if names and len(names) > k and contract.outputs is None:
         keep = class_index_map(names, dataset.class_names)
-        if keep is not None:  # the data's classes are some of the classifier's
+        if keep is not None and _output_width(clf, dataset) == len(names):
+            # the data's classes are some of the classifier's
             contract.outputs = keep
             notes.append(
                 f"the classifier has {len(names)} classes; {dataset.name} has {k} of them "
@@ -269,19 +279,31 @@ def diagnose_classifier(
     chance = 1.0 / k
     near = chance + 0.25 * (1 - chance)
     good = chance + 0.75 * (1 - chance)
+    better_range = None
     if alternatives is None:
         alternatives = acc < good
         if not alternatives:
             # accurate as declared, but maybe more so in another input range: a classifier
             # fed the wrong range often stays above the bar, and is then explained off its
             # inputs
-            notes += _range_notes(clf, dataset, images, labels, acc)
+            better_range = _better_range(clf, dataset, images, labels, acc)
+            # a wrong range: rank every alternative, as for a classifier near chance
+            alternatives = better_range is not None and _range_is_wrong(acc, better_range[0])
     alts = ranked_alternatives(clf, dataset, images, labels) if alternatives else []
     perm, perm_acc = _best_assignment(confusion)
     data_names = list(dataset.class_names)
     best_alt = next((a for a in alts if a["accuracy"] is not None), None)
     alt_acc = -1.0 if best_alt is None else best_alt["accuracy"]
-    if best_alt is not None and alt_acc >= acc + BETTER_BY and alt_acc >= perm_acc:
+    lo, hi = contract.input_range
+    if better_range is not None and _range_is_wrong(acc, better_range[0]):
+        verdict = "contract"
+        message = (
+            f"the input range looks wrong: accuracy {acc:.0%} with {lo:g},{hi:g} as declared, "
+            f"{better_range[0]:.0%} with {better_range[1]} (half the errors or fewer): a "
+            "classifier fed another range than it was trained on is explained on inputs it "
+            "never saw; " + advice(alts, acc)
+        )
+    elif best_alt is not None and alt_acc >= acc + BETTER_BY and alt_acc >= perm_acc:
         # a contract field, not the order
         verdict = "at_chance" if acc <= near else "contract"
         message = (
@@ -305,6 +327,12 @@ def diagnose_classifier(
     else:
         verdict = "fit"
         message = f"accuracy {acc:.0%} (chance {chance:.0%}): the classifier fits the data"
+        if better_range is not None:
+            notes.append(
+                f"accuracy {acc:.0%} with the input range {lo:g},{hi:g} but "
+                f"{better_range[0]:.0%} with {better_range[1]}: check the range the "
+                f"classifier was trained on ({FLAGS['input_range']})"
+            )
     return ClassifierCheck(
         data=dataset.name,
         contract=contract.to_dict(),
