@@ -158,12 +158,22 @@ def save_torchscript(
     out_path: str | os.PathLike,
     example_shape: tuple[int, int, int, int] | None = None,
 ) -> Path:
-    """Script (or, failing that, trace) ``module`` and write it atomically with the contract.
+    """Write :func:`torchscript_bytes` of ``module`` atomically to ``out_path``."""
+    out = Path(out_path)
+    atomic_write_bytes(out, torchscript_bytes(module, contract, example_shape))
+    return out
+
+
+def torchscript_bytes(
+    module: nn.Module,
+    contract: ClassifierContract,
+    example_shape: tuple[int, int, int, int] | None = None,
+) -> bytes:
+    """Script (or, failing that, trace) ``module`` and serialise it with the contract.
 
     Tracing needs an input: the contract's channels and resolution, else ``example_shape``
     (the data's ``(1, C, R, R)``), on the module's device. A module that can be neither
     scripted nor traced raises :class:`ClassifierError` saying how to export it."""
-    out = Path(out_path)
     module = module.eval()
     with quiet_jit():
         if isinstance(module, torch.jit.ScriptModule):
@@ -175,8 +185,7 @@ def save_torchscript(
                 scripted = _trace(module, contract, example_shape, script_error)
         buf = io.BytesIO()
         torch.jit.save(scripted, buf, _extra_files={CONTRACT_FILE: contract.to_json()})
-    atomic_write_bytes(out, buf.getvalue())  # temp file + fsync + os.replace
-    return out
+    return buf.getvalue()
 
 
 def _trace(module, contract, example_shape, script_error: Exception):

@@ -6,6 +6,9 @@ listed in :mod:`stylex.classifier`) and :meth:`Classifier.to_logits` reads its o
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,9 +85,12 @@ class Classifier(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        for t in list(self.module.parameters()) + list(self.module.buffers()):
-            return t.device
-        return torch.device("cpu")
+        t = next(self._tensors(), None)
+        return torch.device("cpu") if t is None else t.device
+
+    def _tensors(self) -> Iterator[torch.Tensor]:
+        """The module's parameters, then its buffers (lazily: read on every forward)."""
+        return itertools.chain(self.module.parameters(), self.module.buffers())
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Our ``[B, C, R, R]`` in ``[-1, 1]`` → the classifier's input convention."""
@@ -128,10 +134,8 @@ class Classifier(nn.Module):
 
     def _half_dtype(self) -> torch.dtype | None:
         """The module's dtype when its weights are float16 or bfloat16, else None."""
-        for t in list(self.module.parameters()) + list(self.module.buffers()):
-            if t.is_floating_point():
-                return t.dtype if t.dtype in (torch.float16, torch.bfloat16) else None
-        return None
+        t = next((t for t in self._tensors() if t.is_floating_point()), None)
+        return t.dtype if t is not None and t.dtype in (torch.float16, torch.bfloat16) else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``images [B, C, R, R]`` in ``[-1, 1]`` → logits ``[B, K]``."""

@@ -50,7 +50,14 @@ from stylex.data.folder import load_folder
 from stylex.data.gratings import make_gratings
 from stylex.data.npz import load_npz
 from stylex.data.shapes import DEFAULT_N, DEFAULT_RULE, FACTOR_NAMES, make_shapes, parse_rule
-from stylex.data.spec import BUILTINS, OPTIONS, RULE_SOURCES, int_option, parse_spec
+from stylex.data.spec import (
+    BUILTINS,
+    OPTIONS,
+    RULE_SOURCES,
+    bool_option,
+    int_option,
+    parse_spec,
+)
 from stylex.errors import DataError
 from stylex.utils.images import check_channels, check_resolution
 
@@ -106,10 +113,7 @@ def load_dataset(
             f"{source} takes {', '.join(sorted(allowed))}"
         )
     n = int_option(options, "n", spec)
-    if "skip_bad" in options:
-        if options["skip_bad"].lower() not in ("0", "1", "true", "false", "yes", "no"):
-            raise DataError(f"dataset {spec!r}: skip_bad must be 1 or 0")
-        skip_bad = skip_bad or options["skip_bad"].lower() in ("1", "true", "yes")
+    skip_bad = skip_bad or bool_option(options, "skip_bad", spec)
     if parsed["split"] is not None and source != "fashion-mnist":
         raise DataError(f"dataset {spec!r}: only fashion-mnist has splits (@train, @test)")
     select = None

@@ -102,6 +102,14 @@ def int_option(options: dict, key: str, spec: str) -> int | None:
         ) from None
 
 
+def bool_option(options: dict, key: str, spec: str) -> bool:
+    """The option ``key`` as a bool (1/0, true/false, yes/no; absent: False)."""
+    value = str(options.get(key, "0")).lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise DataError(f"dataset {spec!r}: {key} must be 1 or 0")
+    return value in ("1", "true", "yes")
+
+
 def with_spec_option(spec: str, key: str, value: str) -> str:
     """``spec`` with the option ``key=value`` added (``?key=value`` or ``&key=value``)."""
     spec = str(spec).strip()

@@ -4,7 +4,6 @@ classifier's copy written, and the :class:`~stylex.training.trainer.Trainer` tha
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 
 from torch import nn
@@ -17,8 +16,8 @@ from stylex.classifier import (
     diagnose_classifier,
     load_classifier,
     match_class_order,
-    save_torchscript,
 )
+from stylex.classifier.loading import torchscript_bytes
 from stylex.errors import ClassifierError, RunError
 from stylex.models import GeneratorConfig
 from stylex.models.io import load_state
@@ -232,6 +231,6 @@ def _classifier_copy(source: str, clf: Classifier, example_shape) -> bytes:
         stored = load_classifier(source).contract
         if stored == clf.contract:
             return Path(source).read_bytes()
-    with tempfile.TemporaryDirectory() as tmp:  # module:callable, or a new contract
-        path = save_torchscript(clf.module, clf.contract, Path(tmp) / "c.pt", example_shape)
-        return path.read_bytes()
+    return torchscript_bytes(
+        clf.module, clf.contract, example_shape
+    )  # module:callable, or a new contract
