@@ -370,9 +370,11 @@ def test_npz_one_hot_labels(tmp_path):
 
 def test_npz_missing_key_and_mismatched_lengths(tmp_path):
     path = tmp_path / "d.npz"
-    np.savez(path, images=np.zeros((3, 16, 16), np.uint8))
-    with _bad(r"d\.npz: missing key 'labels' \(keys present: images\)"):
+    np.savez(path, pixels=np.zeros((3, 16, 16), np.uint8), labels=np.array([0, 1, 0]))
+    with _bad(r"d\.npz: missing key 'images' \(keys present: pixels, labels\)"):
         load_dataset(str(path))
+    np.savez(path, images=np.zeros((3, 16, 16), np.uint8))  # no labels: unlabelled data
+    assert load_dataset(str(path)).label_source == "none"
     np.savez(path, images=np.zeros((3, 16, 16), np.uint8), labels=np.array([0, 1]))
     with _bad(r"d\.npz: 3 images but 2 labels"):
         load_dataset(str(path))

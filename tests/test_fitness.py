@@ -132,6 +132,30 @@ def test_perfect_reconstruction_passes_the_image_checks(tiny_run):
     assert not any(c.startswith("reconstructions") for c in f.causes)
 
 
+def test_a_lost_small_class_fails_consistency_that_the_overall_share_passes(tiny_run):
+    run = _load(tiny_run)
+    x = run.dataset("all").float_images(torch.arange(256))
+    y = run.classifier(x).argmax(1)
+    big, small = x[y == 0][:58], x[y == 1][:6]
+    assert len(big) == 58 and len(small) == 6
+    images = torch.cat([big, small])  # 91 % / 9 %
+    run.reconstruct = lambda im: im.clone()
+    f = compute_fitness(run, images)
+    con = f.checks["consistency"]
+    assert con.passed is True and con.extra["balanced"] == 1.0
+    assert con.extra["per_class"][run.class_names[1]]["images"] == 6
+    # the small class's reconstructions all become the big class: 0.91 overall, 0.5 per class
+    run.reconstruct = lambda im: torch.where(
+        (run.classifier(im).argmax(1) == 1)[:, None, None, None], big[:1], im
+    )
+    f = compute_fitness(run, images)
+    con = f.checks["consistency"]
+    assert con.value == pytest.approx(58 / 64) and con.extra["balanced"] == pytest.approx(0.5)
+    assert con.passed is False and not f.fit
+    cause = next(c for c in f.causes if "smaller classes" in c)
+    assert f"{run.class_names[1]!r} keeps its class in 0% of 6" in cause
+
+
 def test_image_carried_class_passes_the_condition_check(tiny_run):
     run = _load(tiny_run)
     shape = _images(run, 2).shape[1:]

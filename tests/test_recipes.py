@@ -74,6 +74,7 @@ NEW_OFF = dict(
     compile=False,
     channels_last=False,
     cond_min_res=0,
+    balance_classes=False,
 )
 
 

@@ -535,3 +535,25 @@ def test_data_summary_warns_of_a_small_held_out_set_and_imbalance():
     _, val = skewed.split(0.1)
     text = data_summary(skewed, val, 0.1)
     assert "held-out images" not in text and "classes are imbalanced (100 vs 1500 images)" in text
+
+
+def test_balance_classes_draws_every_class_equally_often(tmp_path, clf_path):
+    from stylex.training.trainer import balanced_weights
+
+    w = balanced_weights(torch.tensor([0, 0, 0, 1]))
+    assert torch.allclose(w, torch.tensor([1 / 3, 1 / 3, 1 / 3, 1.0], dtype=torch.float64))
+    big = load_dataset("shapes?n=600", resolution=16)
+    labels = big.labels.numpy()
+    keep = [i for i in range(len(big)) if labels[i] == 0][:270]
+    keep = sorted(keep + [i for i in range(len(big)) if labels[i] == 1][:30])
+    big.subset(keep).to_npz(tmp_path / "skewed.npz")
+    shares = {}
+    for balance in (False, True):
+        tr = create_run(tmp_path / f"b{balance}", str(tmp_path / "skewed.npz"), clf_path,
+                        resolution=16, train=tiny_cfg(balance_classes=balance, batch=8),
+                        size=TINY, device="cpu", progress=False, force=True)  # fmt: skip
+        y = torch.cat([tr.train_set.labels[tr.batch_indices(s)] for s in range(300)])
+        shares[balance] = float(y.double().mean())
+        assert torch.equal(tr.batch_indices(7), tr.batch_indices(7))  # reproducible per step
+    assert shares[False] < 0.16  # ~10 % of the images are class 1
+    assert 0.44 < shares[True] < 0.56  # ~half the draws

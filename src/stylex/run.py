@@ -16,18 +16,19 @@ Layout::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from stylex.classifier import Classifier, load_classifier
-from stylex.data import StylexDataset, load_dataset
+from stylex.data import StylexDataset
 from stylex.errors import RunError
 from stylex.models import Discriminator, Encoder, Generator
 from stylex.models.condition import condition_from_logits
 from stylex.runtime import resolve_device
 from stylex.training.run_config import RunConfig
+from stylex.training.setup import load_run_data
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Run:
     discriminator: Discriminator | None
     classifier: Classifier
     device: torch.device
+    _data: StylexDataset | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def load(
@@ -85,7 +87,9 @@ class Run:
     def dataset(self, split: str = "val") -> StylexDataset:
         """The run's data at its resolution/channels; ``split`` = "train" | "val" | "all"."""
         d = self.config.data
-        ds = load_dataset(d.spec, resolution=d.resolution, channels=d.channels, seed=d.seed)
+        if self._data is None:  # decoded once per loaded run (and its load warnings shown once)
+            self._data = load_run_data(self.path, d)
+        ds = self._data
         if split == "all":
             return ds
         train, val = ds.split(d.val_fraction, seed=d.seed)

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from stylex.classifier.classorder import match_class_order, reorder_classes
     from stylex.classifier.diagnose import diagnose_classifier
     from stylex.classifier.loading import load_classifier
+    from stylex.classifier.unlabelled import check_unlabelled
     from stylex.data import load_dataset
     from stylex.errors import StylexError
     from stylex.runtime import resolve_device
@@ -61,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         args.data, resolution=args.resolution, channels=args.channels, skip_bad=args.skip_bad
     )
     clf = load_classifier(args.classifier, contract=contract, device=resolve_device(args.device))
+    if not ds.labelled:  # nothing to measure accuracy against: the structure and predictions
+        _, check = check_unlabelled(clf, ds, num_images=args.num_images, seed=args.seed)
+        print(json.dumps(check.to_dict(), indent=2) if args.json else check.format())
+        return 0
     order = match_class_order(clf.class_names, ds.class_names)
     mapped = None
     if order is not None:

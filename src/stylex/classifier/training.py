@@ -15,7 +15,7 @@ from stylex.classifier.cnn import build_small_cnn
 from stylex.classifier.contract import ClassifierContract
 from stylex.classifier.diagnose import check_classifier
 from stylex.classifier.loading import load_classifier, save_torchscript
-from stylex.errors import ClassifierError
+from stylex.errors import ClassifierError, DataError
 from stylex.utils.images import from_uint8
 
 
@@ -59,6 +59,12 @@ def train_classifier(
 
     from stylex.runtime import resolve_device
 
+    if not dataset.labelled:
+        raise DataError(
+            f"{dataset.name} has no labels (images without class sub-folders, or an .npz "
+            "without 'labels'): a classifier is trained on labelled data, one sub-folder per "
+            "class; stylex explains an existing classifier on unlabelled data"
+        )
     dev = resolve_device(device)
     torch.manual_seed(seed)
     if val_fraction > 0:

@@ -20,7 +20,7 @@ class ClassifierCheck:
     contract: dict[str, Any]
     class_names: list[str]
     num_images: int
-    accuracy: float
+    accuracy: float | None  # None: unlabelled data (verdict "unlabelled")
     chance: float
     per_class: list[float]
     confusion: list[list[int]]  # [true class][predicted class]
@@ -33,12 +33,19 @@ class ClassifierCheck:
     def fit(self) -> bool:
         return self.verdict == "fit"
 
+    @property
+    def usable(self) -> bool:
+        """``fit``, or ``unlabelled`` (no labels to check the classifier against: its
+        predictions are the labels, and the run says so)."""
+        return self.verdict in ("fit", "unlabelled")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def raise_unless_fit(self, hint: str = "") -> None:
-        """Raise :class:`ClassifierError` with the verdict's message unless it is ``fit``."""
-        if not self.fit:
+        """Raise :class:`ClassifierError` with the verdict's message unless it is ``fit`` (or
+        ``unlabelled``: :attr:`usable`)."""
+        if not self.usable:
             raise ClassifierError(self.message + (f" {hint}" if hint else ""))
 
     def format(self) -> str:
@@ -46,6 +53,9 @@ class ClassifierCheck:
         lines = ["classifier contract (field, value, option):"]
         lines.append(describe_contract(ClassifierContract.from_dict(self.contract)))
         lines += [f"note: {n}" for n in self.notes]
+        if self.accuracy is None:
+            lines.append(f"verdict: {self.verdict}: {self.message}")
+            return "\n".join(lines)
         lines.append(
             f"accuracy on {self.num_images} images of {self.data}: {self.accuracy:.1%} "
             f"(chance {self.chance:.1%})"

@@ -11,7 +11,8 @@ Spec syntax::
 
 ``SOURCE``
     a path — class-per-folder directory, a folder with a CSV, a ``.csv`` file or an ``.npz``
-    (:mod:`stylex.data.folder`, :mod:`stylex.data.csvfile`,
+    (a folder of images without sub-folders, or an ``.npz`` without ``labels``, is unlabelled
+    data: ``label_source == "none"``) (:mod:`stylex.data.folder`, :mod:`stylex.data.csvfile`,
     :mod:`stylex.data.npz`) — or a built-in: ``fashion-mnist``, ``mnist``
     (:mod:`stylex.data.builtin`), ``shapes`` (:mod:`stylex.data.shapes`), ``gratings``
     (:mod:`stylex.data.gratings`).

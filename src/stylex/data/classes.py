@@ -50,15 +50,22 @@ def select_rows(
     source: str,
     *,
     positive_n: bool = False,
+    labelled: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Apply a class selection and an ``n``-row random subset (chosen by ``seed``, kept in
     order) to integer labels.
 
     Returns ``(kept row indices, the labels of every row renumbered to the selection (-1:
     not selected), the selected class names)``; ``positive_n``: raise unless ``n`` is None or
-    ≥ 1 (the built-ins). Checks that at least two classes remain and that none is empty.
+    ≥ 1 (the built-ins). Checks that at least two classes remain and that none is empty
+    (``labelled`` False: data without labels, one class, nothing to select or check).
     """
     labels = np.asarray(labels, np.int64)
+    if select and not labelled:
+        raise DataError(
+            f"{source} has no labels (unlabelled data): there are no classes to select "
+            f"({','.join(select)})"
+        )
     idx, names = np.arange(len(labels)), list(class_names)
     if select:
         picked = resolve_selection(class_names, select, source)
@@ -71,7 +78,8 @@ def select_rows(
         raise DataError(f"{source}: n must be positive, got {n}")
     if n is not None and n < len(idx):
         idx = idx[np.sort(np.random.default_rng(seed).permutation(len(idx))[:n])]
-    check_classes(labels[idx], names, source)
+    if labelled:
+        check_classes(labels[idx], names, source)
     return idx, labels, names
 
 

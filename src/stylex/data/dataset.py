@@ -33,6 +33,10 @@ def grouped_by_class(labels: np.ndarray, num_classes: int) -> bool:
     return runs <= 2 * max(num_classes, 1)
 
 
+UNLABELLED = "unlabelled"  # the one class name of data without labels
+LABEL_SOURCES = ("data", "none", "classifier")
+
+
 class StylexDataset(torch.utils.data.Dataset):
     """Labelled images in memory, in stylex's convention.
 
@@ -49,6 +53,9 @@ class StylexDataset(torch.utils.data.Dataset):
         padded_from: the square size S every image had before it was padded (centred) to R,
             when all had that one size (28 for MNIST at 32 px); None when resized, of mixed
             sizes or unknown. A classifier trained at S gets the padding cropped off.
+        label_source: ``"data"`` (labels came with the images), ``"none"`` (unlabelled data:
+            one class :data:`UNLABELLED`, every label 0, until a classifier labels it with
+            :meth:`with_labels`) or ``"classifier"`` (the labels are a classifier's predictions).
 
     ``dataset[i]`` is ``(image float [C, R, R] in [-1, 1], label int)``.
     """
@@ -66,6 +73,7 @@ class StylexDataset(torch.utils.data.Dataset):
         name: str = "",
         skipped: Sequence[tuple[str, str]] = (),
         padded_from: int | None = None,
+        label_source: str = "data",
     ):
         images = torch.as_tensor(images)
         labels = torch.as_tensor(labels).to(torch.int64)
@@ -114,6 +122,44 @@ class StylexDataset(torch.utils.data.Dataset):
         self.name: str = name
         self.skipped: list[tuple[str, str]] = [(p, why) for p, why in skipped]
         self.padded_from: int | None = padded_from if padded_from and padded_from < h else None
+        if label_source not in LABEL_SOURCES:
+            raise DataError(f"{name}: label_source must be one of {LABEL_SOURCES}")
+        if label_source == "none" and (class_names != [UNLABELLED] or (n and labels.any())):
+            raise DataError(f"{name}: unlabelled data has the one class {UNLABELLED!r}")
+        self.label_source: str = label_source
+
+    @classmethod
+    def unlabelled(cls, images: torch.Tensor, **kw: Any) -> StylexDataset:
+        """Images without labels (one class :data:`UNLABELLED`; :meth:`with_labels` gives them
+        a classifier's predictions)."""
+        n = int(torch.as_tensor(images).shape[0])
+        return cls(
+            images, torch.zeros(n, dtype=torch.int64), [UNLABELLED], **kw, label_source="none"
+        )
+
+    @property
+    def labelled(self) -> bool:
+        """False for data without labels (``label_source == "none"``)."""
+        return self.label_source != "none"
+
+    def with_labels(
+        self, labels: torch.Tensor, class_names: Sequence[str], source: str = "classifier"
+    ) -> StylexDataset:
+        """The same images with other ``labels`` (e.g. a classifier's predictions) and
+        ``class_names``."""
+        return StylexDataset(
+            self.images,
+            torch.as_tensor(labels),
+            class_names,
+            factors=self.factors,
+            factor_names=self.factor_names,
+            label_factors=self.label_factors,
+            ids=self.ids,
+            name=self.name,
+            skipped=self.skipped,
+            padded_from=self.padded_from,
+            label_source=source,
+        )
 
     # -- shape facts ---------------------------------------------------------------------
     def __len__(self) -> int:
@@ -173,6 +219,7 @@ class StylexDataset(torch.utils.data.Dataset):
             ids=[self.ids[i] for i in idx.tolist()],
             name=self.name,
             padded_from=self.padded_from,
+            label_source=self.label_source,
         )
 
     def split(
@@ -215,8 +262,9 @@ class StylexDataset(torch.utils.data.Dataset):
     def to_npz(self, path: str | Path) -> None:
         """Write an ``.npz`` that :func:`stylex.data.load_dataset` reads back to an equal dataset.
 
-        Keys: ``images`` uint8 ``[N, R, R, C]``, ``labels`` int64, ``class_names``, ``ids``,
-        ``name`` and, with factors, ``factors``, ``factor_names``, ``label_factors``.
+        Keys: ``images`` uint8 ``[N, R, R, C]``, ``labels`` int64 and ``class_names`` (not for
+        unlabelled data), ``ids``, ``name`` and, with factors, ``factors``, ``factor_names``,
+        ``label_factors``.
         """
         arrays: dict[str, Any] = {
             "images": self.images.permute(0, 2, 3, 1).numpy(),
@@ -225,6 +273,8 @@ class StylexDataset(torch.utils.data.Dataset):
             "ids": np.asarray(self.ids, dtype=str),
             "name": np.asarray(self.name),
         }
+        if not self.labelled:  # read back as unlabelled
+            del arrays["labels"], arrays["class_names"]
         if self.factors is not None:
             arrays["factors"] = self.factors.numpy()
             arrays["factor_names"] = np.asarray(self.factor_names, dtype=str)
@@ -245,4 +295,5 @@ class StylexDataset(torch.utils.data.Dataset):
             "factor_names": self.factor_names,
             "label_factors": self.label_factors,
             "skipped": len(self.skipped),
+            "label_source": self.label_source,
         }

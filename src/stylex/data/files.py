@@ -124,9 +124,12 @@ def load_image_files(
     factors: np.ndarray | None = None,
     factor_names: list[str] | None = None,
     bad: list[tuple[str, str]] | None = None,
+    labelled: bool = True,
 ) -> StylexDataset:
     """Read image files into a dataset (two passes: headers for the default size and
-    channels, then threaded decoding). ``bad``: problems already found (e.g. missing rows)."""
+    channels, then threaded decoding). ``bad``: problems already found (e.g. missing rows).
+    ``labelled`` False: images without labels (``labels`` all 0, ``class_names``
+    ``[UNLABELLED]``; :meth:`StylexDataset.unlabelled`)."""
     bad = list(bad or [])
     labels = np.asarray(labels, np.int64)
     ok = np.ones(len(paths), bool)
@@ -170,7 +173,8 @@ def load_image_files(
     bad.sort()
     report_bad(bad, source, skip_bad)
     keep = todo[good]
-    check_classes(labels[keep], class_names, source)
+    if labelled:
+        check_classes(labels[keep], class_names, source)
     ids = [str(p) for p in paths] if ids is None else ids
     return StylexDataset(
         torch.from_numpy(out[good]).permute(0, 3, 1, 2).contiguous(),
@@ -182,4 +186,5 @@ def load_image_files(
         name=source,
         skipped=bad,
         padded_from=padded_from(sizes, resolution),
+        label_source="data" if labelled else "none",
     )

@@ -1,10 +1,12 @@
-"""Class-per-folder data: ``DATA/<class>/**/<image>``.
+"""Class-per-folder data: ``DATA/<class>/**/<image>``, or a folder of unlabelled images.
 
 Every non-hidden sub-folder of ``DATA`` is a class, named after the folder; every non-hidden
 file below it (recursively) must be an image Pillow reads. Classes are ordered by name
 (numerically when all names are integers); images by path. Files at the top level are ignored
 with a warning; hidden files (``.*``) are ignored. A folder holding a CSV is read as that CSV
-(:mod:`stylex.data.csvfile`).
+(:mod:`stylex.data.csvfile`). A folder with images and no sub-folders is *unlabelled* data
+(:meth:`StylexDataset.unlabelled`): ``stylex train`` labels it with the classifier's
+predictions.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from stylex.data.classes import check_classes, resolve_selection
 from stylex.data.csvfile import find_csv, load_csv
-from stylex.data.dataset import StylexDataset
+from stylex.data.dataset import UNLABELLED, StylexDataset
 from stylex.data.files import is_hidden, load_image_files, not_an_image, sort_names
 from stylex.errors import DataError
 
@@ -50,6 +52,22 @@ def load_folder(
     entries = sorted(p for p in root.iterdir() if not is_hidden(p))
     class_dirs = [p for p in entries if p.is_dir()]
     loose = [p.name for p in entries if not p.is_dir()]
+    if not class_dirs and any(not not_an_image(root / f) for f in loose):
+        if select:
+            raise DataError(
+                f"{root} holds images without class sub-folders (unlabelled data): there are "
+                f"no classes to select ({','.join(select)})"
+            )
+        return _load_unlabelled(
+            root,
+            [root / f for f in loose],
+            resolution=resolution,
+            channels=channels,
+            skip_bad=skip_bad,
+            n=n,
+            seed=seed,
+            name=name,
+        )
     if not class_dirs:
         raise DataError(
             f"{root}: no class sub-folders (and no CSV); expected {root}/<class>/<image files>, "
@@ -100,4 +118,39 @@ def load_folder(
         channels=channels,
         skip_bad=skip_bad,
         source=name,
+    )
+
+
+def _load_unlabelled(
+    root: Path,
+    files: list[Path],
+    *,
+    resolution: int | None,
+    channels: int | None,
+    skip_bad: bool,
+    n: int | None,
+    seed: int,
+    name: str,
+) -> StylexDataset:
+    """A flat folder of images → an unlabelled dataset (one class, every label 0)."""
+    ignored = [p.name for p in files if not_an_image(p)]
+    paths = [p for p in files if not not_an_image(p)]
+    if ignored:
+        warnings.warn(
+            f"{root}: ignoring {len(ignored)} file(s) that are not images "
+            f"({', '.join(ignored[:5])}{', …' if len(ignored) > 5 else ''})",
+            stacklevel=4,
+        )
+    if n is not None and n < len(paths):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(paths))[:n])
+        paths = [paths[i] for i in keep]
+    return load_image_files(
+        paths,
+        np.zeros(len(paths), np.int64),
+        [UNLABELLED],
+        resolution=resolution,
+        channels=channels,
+        skip_bad=skip_bad,
+        source=name,
+        labelled=False,
     )

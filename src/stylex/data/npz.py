@@ -4,7 +4,9 @@
 uint8 (0/1 masks are scaled ×255), wider integers by their bit depth, bool, or float in [0, 1]
 (all values in it), [-1, 1] (some negative) or [0, 255], each with 2 % slack (clipped);
 ``labels``: ``[N]`` ints or strings, or one-hot ``[N, K]`` rows (the class is each row's
-largest entry, class j of ``class_names`` or named "j"); optional ``class_names`` (then int
+largest entry, class j of ``class_names`` or named "j"); without ``labels`` the images are
+unlabelled data (:meth:`StylexDataset.unlabelled`, labelled by the classifier's predictions
+in ``stylex train``); optional ``class_names`` (then int
 labels index it and string labels must be in it), ``ids``, ``factors`` + ``factor_names``
 (+ ``label_factors``).
 Without ``class_names``, classes are the sorted distinct labels. Images are converted by the
@@ -28,7 +30,7 @@ from stylex.data.convert import (
     native_resolution,
     padded_from,
 )
-from stylex.data.dataset import StylexDataset
+from stylex.data.dataset import UNLABELLED, StylexDataset
 from stylex.data.files import sort_names
 from stylex.errors import DataError
 
@@ -132,7 +134,7 @@ def load_npz(
                 if required:
                     raise DataError(
                         f"{path}: missing key {key!r} (keys present: {', '.join(keys) or 'none'}); "
-                        "an .npz dataset needs 'images' and 'labels'"
+                        "an .npz dataset needs 'images' (and 'labels' unless unlabelled)"
                     )
                 return None
             try:
@@ -145,7 +147,7 @@ def load_npz(
             except (OSError, zipfile.BadZipFile, EOFError) as e:
                 raise DataError(f"{path}: key {key!r} is corrupt ({e})") from e
 
-        images, raw_labels = get("images", True), get("labels", True)
+        images, raw_labels = get("images", True), get("labels")
         names_arr, ids_arr = get("class_names"), get("ids")
         factors, factor_names, label_factors = (
             get("factors"),
@@ -153,6 +155,9 @@ def load_npz(
             get("label_factors"),
         )
     images = _npz_layout(np.asarray(images), path)
+    labelled = raw_labels is not None
+    if not labelled:  # unlabelled data: one class, every label 0
+        raw_labels, names_arr = np.zeros(len(images), np.int64), np.asarray([UNLABELLED])
     raw_labels = np.asarray(raw_labels)
     if raw_labels.ndim == 2 and raw_labels.shape[1] == 1:
         raw_labels = raw_labels.reshape(-1)
@@ -229,7 +234,9 @@ def load_npz(
     if len(ids) != len(images):
         raise DataError(f"{path}: {len(images)} images but {len(ids)} ids")
 
-    idx, labels, class_names = select_rows(labels, class_names, select, n, seed, name)
+    idx, labels, class_names = select_rows(
+        labels, class_names, select, n, seed, name, labelled=labelled
+    )
 
     imgs = images[idx]
     if imgs.shape[-1] == 4:  # RGBA composited over black
@@ -251,4 +258,5 @@ def load_npz(
         ids=[ids[i] for i in idx.tolist()],
         name=name,
         padded_from=padded_from([(h, w)], res),
+        label_source="data" if labelled else "none",
     )

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         help="dataset: a path or a built-in name (e.g. fashion-mnist:"
-        "sneaker,ankle-boot); not needed with --resume",
+        "sneaker,ankle-boot); a folder of images without class sub-folders is unlabelled "
+        "data, labelled by the classifier's predictions; not needed with --resume",
     )
     p.add_argument(
         "--classifier", help="TorchScript file or module:callable; not needed with --resume"

@@ -50,6 +50,10 @@ class TrainConfig(ConfigMixin):
       generated samples, gradient to E only);
     * ``cond_dropout`` — probability that an image's condition on the encoder branch is replaced
       by the batch's mean condition (the image must then be carried by w);
+    * ``balance_classes`` — draw each batch with every class equally likely (images weighted
+      by 1 / their class's size) instead of uniformly over images: on imbalanced data the
+      generator otherwise sees a small class rarely and loses it (the fitness verdict's
+      per-class consistency);
     * ``warmup_steps`` / ``warmup_adv`` — for the first ``warmup_steps`` steps ``cond_sparsity``
       and ``lambda_cf`` are off and the encoder branch's adversarial term has weight
       ``warmup_adv``; over the next ``warmup_steps`` all three ramp linearly to full.
@@ -97,6 +101,7 @@ class TrainConfig(ConfigMixin):
     cond_dropout: float = 0.0
     warmup_steps: int = 0
     warmup_adv: float = 1.0
+    balance_classes: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch < 1:

@@ -50,6 +50,7 @@ class DataSection:
     num_images: int = 0
     class_names: list[str] = field(default_factory=list)
     spec_given: str | None = None  # the spec as given, when re-ordered to the classifier's classes
+    labels: str | None = None  # "classifier": unlabelled data labelled by it (labels.json)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from stylex.classifier import (
     match_class_order,
 )
 from stylex.classifier.loading import torchscript_bytes
+from stylex.classifier.unlabelled import check_unlabelled, save_labels
 from stylex.errors import ClassifierError, RunError
 from stylex.models import GeneratorConfig
 from stylex.models.io import load_state
@@ -44,6 +45,7 @@ def data_summary(ds, val_set, val_fraction: float) -> str:
     text = (
         f"data: {len(ds)} images at {ds.resolution} px, "
         + ", ".join(f"{n} {c}" for c, n in zip(ds.class_names, counts, strict=True))
+        + (" (the classifier's predictions; no labels)" if ds.label_source == "classifier" else "")
         + f"; {len(val_set)} held out"
     )
     if len(val_set) < MIN_HELD_OUT:
@@ -55,7 +57,8 @@ def data_summary(ds, val_set, val_fraction: float) -> str:
     if min(counts) * 10 < max(counts):
         text += (
             f"\n  warning: the classes are imbalanced ({min(counts)} vs {max(counts)} images): "
-            "the generator sees the small class rarely, and its attributes rest on few images"
+            "the generator sees the small class rarely, and its attributes rest on few images; "
+            "--balance-classes draws every class equally often"
         )
     return text
 
@@ -98,7 +101,12 @@ def create_run(
         raise RunError(f"{out} already holds a run: use --resume to continue it, or another --out")
     ds, train_set, val_set = prepare_data(data, resolution, channels, val_fraction, tc.seed)
     clf = load_classifier(classifier, contract=contract, device=dev)
-    given_spec, order = data, match_class_order(clf.class_names, ds.class_names)
+    given_spec, order, check = data, None, None
+    if not ds.labelled:  # the classifier's predictions are the labels
+        ds, check = check_unlabelled(clf, ds, progress=progress and info.is_main)
+        train_set, val_set = ds.split(val_fraction, seed=tc.seed)
+    else:
+        order = match_class_order(clf.class_names, ds.class_names)
     if order is not None:
         mapped = class_order_spec(data, order)
         if mapped is not None:
@@ -117,7 +125,8 @@ def create_run(
                 f"classes: {given_spec} is used in the classifier's order "
                 f"({', '.join(order)}) as {mapped}"
             )
-    check = diagnose_classifier(clf, ds)
+    if check is None:
+        check = diagnose_classifier(clf, ds)
     if info.is_main:
         print(data_summary(ds, val_set, val_fraction))
         print(f"classifier check: {check.message}")
@@ -154,6 +163,7 @@ def create_run(
             num_images=len(ds),
             class_names=list(ds.class_names),
             spec_given=given_spec if given_spec != data else None,
+            labels="classifier" if ds.label_source == "classifier" else None,
         ),
         classifier=ClassifierSection(
             file="classifier.pt",
@@ -177,6 +187,8 @@ def create_run(
         blob = _classifier_copy(classifier, clf, (1, ds.channels, ds.resolution, ds.resolution))
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out / config.classifier.file, blob)
+        if config.data.labels == "classifier":
+            save_labels(out, ds)
         config.write(out)
     distr.barrier(info)
     trainer = Trainer(out, config, (train_set, val_set), clf, dev, info, progress)

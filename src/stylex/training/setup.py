@@ -10,10 +10,11 @@ import torch
 
 from stylex import distributed as distr
 from stylex.classifier import load_classifier
+from stylex.classifier.unlabelled import load_labels
 from stylex.data import StylexDataset, load_dataset
 from stylex.runtime import resolve_device
 from stylex.training import checkpoint as ckpt
-from stylex.training.run_config import RunConfig
+from stylex.training.run_config import DataSection, RunConfig
 from stylex.training.trainer import Trainer
 
 
@@ -36,6 +37,24 @@ def prepare_data(
     return ds, train, val
 
 
+def load_run_data(run_dir: str | Path, d: DataSection) -> StylexDataset:
+    """All of a run's data as it was trained: reloaded from its spec, with the classifier's
+    predicted labels of unlabelled data (``labels.json``) put back."""
+    ds = load_dataset(d.spec, resolution=d.resolution, channels=d.channels, seed=d.seed)
+    if d.labels == "classifier":
+        ds = load_labels(run_dir, ds)
+    return ds
+
+
+def run_data_split(
+    run_dir: str | Path, d: DataSection
+) -> tuple[StylexDataset, StylexDataset, StylexDataset]:
+    """:func:`load_run_data` and its (train, val) split: ``(all, train, val)``."""
+    ds = load_run_data(run_dir, d)
+    train, val = ds.split(d.val_fraction, seed=d.seed)
+    return ds, train, val
+
+
 def resume_run(
     out: str | Path, steps: int | None = None, device: str | None = None, progress: bool = True
 ) -> Trainer:
@@ -47,7 +66,7 @@ def resume_run(
         config.train = dataclasses.replace(config.train, steps=steps)
     dev, info = device_and_ranks(device)
     d = config.data
-    _, train_set, val_set = prepare_data(d.spec, d.resolution, d.channels, d.val_fraction, d.seed)
+    _, train_set, val_set = run_data_split(out, d)
     clf = load_classifier(str(out / config.classifier.file), device=dev)
     trainer = Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
     if info.is_main:

@@ -57,6 +57,13 @@ class TrainingDiverged(StylexError):
     """A loss became NaN/inf; the last good checkpoint is kept."""
 
 
+def balanced_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per-image sampling weights ``1 / size of its class`` (float64 ``[N]``): each class
+    present is drawn equally often."""
+    counts = torch.bincount(labels)
+    return 1.0 / counts[labels].double()
+
+
 def _mix_seed(*parts: int) -> int:
     h = 1469598103934665603
     for p in parts:
@@ -121,6 +128,9 @@ class Trainer:
         self.perceptual = self._make_perceptual()
         self.images = self.train_set.images.to(device)  # uint8, kept compact on the device
         self._data_gen = torch.Generator(device=device)  # batch indices drawn on the device
+        self._class_weights = (
+            balanced_weights(self.train_set.labels).to(device) if tc.balance_classes else None
+        )
         d_r1 = compile_for_training(self) if self.tc.compile else self.D
         self.eval_x = self.val_set.float_images(
             torch.arange(min(tc.eval_images, len(self.val_set)))
@@ -172,18 +182,23 @@ class Trainer:
     def _condition(self, logits: torch.Tensor) -> torch.Tensor | None:
         return training_condition(logits, self.tc)
 
-    def real_batch(self, step: int) -> torch.Tensor:
-        """This rank's real images for ``step``: float [b, C, R, R] in [-1, 1].
-
-        Indices are drawn on the device (no host round trip); on CPU they equal earlier
-        versions' draws."""
+    def batch_indices(self, step: int) -> torch.Tensor:
+        """This rank's training-image indices for ``step`` (drawn on the device, no host round
+        trip; on CPU equal to earlier versions' draws): uniform over images, or over classes
+        with ``balance_classes``."""
         g = self._data_gen.manual_seed(_mix_seed(self.tc.seed, step, 0))
-        idx = torch.randint(
-            len(self.images), (self.tc.batch,), generator=g, device=self.images.device
-        )
+        if self._class_weights is not None:  # balance_classes: every class equally likely
+            idx = torch.multinomial(self._class_weights, self.tc.batch, True, generator=g)
+        else:
+            idx = torch.randint(
+                len(self.images), (self.tc.batch,), generator=g, device=self.images.device
+            )
         b = self.per_rank_batch
-        idx = idx[self.dist.rank * b : (self.dist.rank + 1) * b]
-        return from_uint8(self.images.index_select(0, idx))
+        return idx[self.dist.rank * b : (self.dist.rank + 1) * b]
+
+    def real_batch(self, step: int) -> torch.Tensor:
+        """This rank's real images for ``step``: float [b, C, R, R] in [-1, 1]."""
+        return from_uint8(self.images.index_select(0, self.batch_indices(step)))
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """One D step and one G+E step. Returns the step's scalars as detached device tensors

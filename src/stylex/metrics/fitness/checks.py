@@ -254,7 +254,21 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
             "dominate"
         )
     con, neu = checks["consistency"], checks["neutral_consistency"]
-    if con.passed is False:
+    balanced, per_class = con.extra.get("balanced"), con.extra.get("per_class") or {}
+    bar = con.extra.get("min")
+    if con.passed is False and per_class and bar is not None and con.value >= bar:
+        # the overall share passes; the mean over the classes does not
+        worst = min(per_class, key=lambda name: per_class[name]["consistency"])
+        w = per_class[worst]
+        out.append(
+            f"reconstructions lose the class of the smaller classes: {worst!r} keeps its class "
+            f"in {w['consistency']:.0%} of {w['images']} reconstructions (mean over the classes "
+            f"{balanced:.2f}, overall {con.value:.2f}, carried by the larger classes): the "
+            f"explanations of {worst!r} would start from images of another class. The generator "
+            f"sees a small class rarely: retrain with --balance-classes (every class drawn "
+            f"equally often), or {train_longer}"
+        )
+    elif con.passed is False:
         out.append(
             f"reconstructions lose the class (consistency {con.value:.2f}, chance "
             f"{con.reference:.2f}): the generator does not reproduce what the classifier sees; "

@@ -21,6 +21,12 @@ def config_section(ctx: ReportContext) -> str:
             ("channels", d.channels),
             ("held-out fraction", d.val_fraction),
             ("classes", ", ".join(ctx.names)),
+            (
+                "labels",
+                "the classifier's predictions (the data has none; its accuracy is not checked)"
+                if d.labels == "classifier"
+                else "from the data",
+            ),
         ]
     )
     contract = getattr(ctx.run.classifier, "contract", None)

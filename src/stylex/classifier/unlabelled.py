@@ -1,0 +1,202 @@
+"""Data without labels: the classifier's predictions stand in for them.
+
+StylEx explains what a classifier *predicts*; it needs no labels to train, to find attributes
+or to measure them. A folder of images with no class sub-folders, or an ``.npz`` without
+``labels``, loads as unlabelled data (:meth:`~stylex.data.StylexDataset.unlabelled`);
+``stylex train`` then labels it here:
+
+* :func:`label_by_classifier` — every image's predicted class (one batched pass), the
+  classifier's class names (``class 0``, ``class 1``, … when it has none), refusing data on which
+  it predicts fewer than two classes (nothing to explain);
+* :func:`check_unlabelled` (:func:`unlabelled_check`) — the classifier check of such data:
+  structure is checked as for labelled data, accuracy cannot be (verdict ``unlabelled``,
+  accepted by ``stylex train`` with a note; the explanation is of the classifier's decisions,
+  right or wrong);
+* :func:`save_labels` / :func:`load_labels` — the predictions stored in the run folder
+  (``labels.json``), so that every later stage reloads the same labels and the same split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from stylex.classifier.alternatives import first_line, ranked_alternatives
+from stylex.classifier.verdict import ClassifierCheck
+from stylex.data.dataset import StylexDataset
+from stylex.errors import ClassifierError, RunError
+from stylex.utils.fs import atomic_write_json, read_versioned_json
+
+LABELS_FILE = "labels.json"
+LABELS_FORMAT = 1
+MIN_PER_CLASS = 10  # fewer predicted images of a class than this: a warning (AttFind has few)
+
+
+def _forward_failure(clf, ds: StylexDataset, images: torch.Tensor, e: Exception) -> str:
+    head = (
+        f"the classifier failed on {ds.name} images of shape {list(images.shape[1:])} "
+        f"(range {clf.contract.input_range}): {first_line(e)}."
+    )
+    zeros = torch.zeros(len(images[:64]), dtype=torch.int64, device=images.device)
+    runs = [
+        a for a in ranked_alternatives(clf, ds, images[:64], zeros) if a["accuracy"] is not None
+    ]
+    if runs:  # no labels: an alternative is judged by whether it runs, not by its accuracy
+        return f"{head} It runs with {runs[0]['option']}: set {runs[0]['option']}."
+    return (
+        f"{head} Check the contract's channels, resolution and input_range "
+        "(--input-channels, --input-size, --input-range)."
+    )
+
+
+@torch.no_grad()
+def predict_labels(
+    clf, ds: StylexDataset, batch: int = 256, progress: bool = False
+) -> torch.Tensor:
+    """The classifier's predicted class of every image of ``ds``, int64 ``[N]``."""
+    bar = None
+    if progress and len(ds) > batch:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(ds), desc="labelling with the classifier", unit="img")
+    out = []
+    for s in range(0, len(ds), batch):
+        x = ds.float_images(slice(s, s + batch)).to(clf.device)
+        try:
+            logits = clf(x)
+        except ClassifierError:
+            raise
+        except Exception as e:
+            raise ClassifierError(_forward_failure(clf, ds, x, e)) from e
+        if logits.ndim != 2:
+            raise ClassifierError(
+                f"the classifier returned shape {list(logits.shape)} for a batch of {len(x)}; "
+                "expected [B, K] (one score per class)"
+            )
+        if not torch.isfinite(logits).all():
+            raise ClassifierError(
+                f"the classifier returned NaN or infinite values on {ds.name} images; check its "
+                "weights and its input range (--input-range)"
+            )
+        out.append(logits.argmax(1).cpu())
+        if bar is not None:
+            bar.update(len(x))
+    if bar is not None:
+        bar.close()
+    return torch.cat(out)
+
+
+def label_by_classifier(
+    clf, ds: StylexDataset, batch: int = 256, progress: bool = False
+) -> tuple[StylexDataset, list[str]]:
+    """Unlabelled ``ds`` with the classifier's predictions as labels, and notes for the user.
+
+    The class names are the classifier's (set to ``class 0``, ``class 1``, … on ``clf`` when it
+    has none). Raises :class:`ClassifierError` when it predicts fewer than two classes."""
+    if ds.labelled:
+        raise ValueError(f"{ds.name} is labelled; label_by_classifier is for unlabelled data")
+    pred = predict_labels(clf, ds, batch, progress)
+    names = list(clf.class_names)
+    anonymous = not names
+    if anonymous:
+        with torch.no_grad():
+            width = int(clf(ds.float_images(slice(0, 1)).to(clf.device)).shape[1])
+        names = [f"class {j}" for j in range(width)]
+        clf.class_names = names
+    counts = torch.bincount(pred, minlength=len(names)).tolist()
+    predicted = [(n, c) for n, c in zip(names, counts, strict=True) if c]
+    if len(predicted) < 2:
+        only = predicted[0][0] if predicted else "none"
+        raise ClassifierError(
+            f"{ds.name} has no labels and the classifier predicts one class for all "
+            f"{len(ds)} images ({only}): there is no decision to explain. Check its input range "
+            "(--input-range) and that the images are of the kind it was trained on"
+        )
+    notes = [
+        f"{ds.name} has no labels: each image is labelled with the classifier's prediction "
+        f"({', '.join(f'{c} {n}' for n, c in predicted)}); the explanation is of its decisions, "
+        "right or wrong, and its accuracy is not checked"
+    ]
+    few = [n for n, c in zip(names, counts, strict=True) if c < MIN_PER_CLASS]
+    if few:
+        notes.append(
+            f"the classifier predicts {', '.join(few)} for fewer than {MIN_PER_CLASS} images: "
+            "AttFind has (almost) no images of those classes to explain"
+        )
+    if anonymous:
+        notes.append(
+            f"the classifier has no class names: its outputs are called {', '.join(names)} "
+            "(name them with --class-names)"
+        )
+    return ds.with_labels(pred, names, source="classifier"), notes
+
+
+def unlabelled_check(check: ClassifierCheck) -> ClassifierCheck:
+    """A :class:`ClassifierCheck` run on the classifier's own predictions, made honest: no
+    accuracy (it would be 100 % by construction) and the verdict ``unlabelled``."""
+    return replace(
+        check,
+        accuracy=None,
+        per_class=[],
+        verdict="unlabelled",
+        message=(
+            "the data has no labels, so the classifier's accuracy cannot be checked; its "
+            "predictions are the labels (inputs, outputs and output kind were checked)"
+        ),
+        alternatives=[],
+    )
+
+
+def check_unlabelled(
+    clf, ds: StylexDataset, num_images: int = 256, seed: int = 0, progress: bool = False
+) -> tuple[StylexDataset, ClassifierCheck]:
+    """Label unlabelled ``ds`` with ``clf`` (:func:`label_by_classifier`) and check ``clf`` on
+    it (:func:`~stylex.classifier.diagnose_classifier`'s structural checks; verdict
+    ``unlabelled``, the labelling's notes first). Returns the labelled data and the check."""
+    from stylex.classifier.diagnose import diagnose_classifier
+
+    labelled, notes = label_by_classifier(clf, ds, progress=progress)
+    check = diagnose_classifier(clf, labelled, num_images=num_images, seed=seed, alternatives=False)
+    check = unlabelled_check(check)
+    check.notes[:0] = notes
+    return labelled, check
+
+
+def _ids_digest(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def save_labels(run_dir: str | Path, ds: StylexDataset) -> None:
+    """Store ``ds``'s (predicted) labels in ``run_dir/labels.json``."""
+    atomic_write_json(
+        Path(run_dir) / LABELS_FILE,
+        {
+            "format_version": LABELS_FORMAT,
+            "source": ds.label_source,
+            "class_names": list(ds.class_names),
+            "num_images": len(ds),
+            "ids_sha256": _ids_digest(ds.ids),
+            "labels": ds.labels.tolist(),
+        },
+    )
+
+
+def load_labels(run_dir: str | Path, ds: StylexDataset) -> StylexDataset:
+    """Unlabelled ``ds`` with the labels stored by :func:`save_labels`; raises
+    :class:`RunError` when they were stored for other images."""
+    path = Path(run_dir) / LABELS_FILE
+    obj = read_versioned_json(path, LABELS_FORMAT, what="the run's predicted labels")
+    labels = obj.get("labels")
+    if (
+        not isinstance(labels, list)
+        or len(labels) != len(ds)
+        or obj.get("ids_sha256") != _ids_digest(ds.ids)
+    ):
+        raise RunError(
+            f"{path} holds labels for {obj.get('num_images')} other images than {ds.name}'s "
+            f"{len(ds)}: the data changed since the run was trained"
+        )
+    return ds.with_labels(torch.tensor(labels), obj["class_names"], source=obj["source"])

@@ -1,0 +1,155 @@
+"""Unlabelled data: a folder of images (or an .npz without labels) and a classifier; the
+classifier's predictions are the labels, stored in the run so that every stage reloads them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from stylex.classifier import Classifier
+from stylex.classifier.contract import ClassifierContract
+from stylex.classifier.loading import save_torchscript
+from stylex.classifier.unlabelled import (
+    LABELS_FILE,
+    check_unlabelled,
+    label_by_classifier,
+    load_labels,
+)
+from stylex.data import load_dataset
+from stylex.data.dataset import UNLABELLED
+from stylex.data.shapes import make_shapes
+from stylex.errors import ClassifierError, DataError, RunError
+
+
+class Warm(nn.Module):
+    """Class 1 ("warm") when the image is redder than it is blue."""
+
+    def forward(self, x):
+        z = 10 * (x[:, 0].mean((1, 2)) - x[:, 2].mean((1, 2)))
+        return torch.stack([-z, z], 1)
+
+
+class Constant(nn.Module):
+    def forward(self, x):
+        return torch.stack([x.mean((1, 2, 3)) * 0 + 1, x.mean((1, 2, 3)) * 0], 1)
+
+
+@pytest.fixture(scope="module")
+def flat(tmp_path_factory):
+    """A folder of 120 shapes images with no class sub-folders (and one stray text file)."""
+    root = tmp_path_factory.mktemp("flat")
+    ds = make_shapes(n=120, resolution=16, seed=0)
+    for i in range(len(ds)):
+        Image.fromarray(ds.images[i].permute(1, 2, 0).numpy()).save(root / f"{i:04d}.png")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def _save_warm(path) -> None:
+    save_torchscript(Warm(), ClassifierContract(class_names=["cool", "warm"]), path, (1, 3, 16, 16))
+
+
+def _warm_truth(ds) -> torch.Tensor:
+    return Classifier(Warm())(ds.float_images()).argmax(1)
+
+
+def test_a_flat_folder_and_an_npz_without_labels_load_as_unlabelled_data(flat, tmp_path):
+    with pytest.warns(UserWarning, match="not images"):
+        ds = load_dataset(str(flat))
+    assert not ds.labelled and ds.label_source == "none"
+    assert ds.class_names == [UNLABELLED] and len(ds) == 120 and int(ds.labels.abs().sum()) == 0
+    train, val = ds.split(0.25, seed=0)
+    assert len(train) + len(val) == 120 and not val.labelled
+    ds.to_npz(tmp_path / "u.npz")
+    back = load_dataset(str(tmp_path / "u.npz"))
+    assert not back.labelled and torch.equal(back.images, ds.images)
+    np.savez(tmp_path / "raw.npz", images=ds.images.permute(0, 2, 3, 1).numpy())
+    assert not load_dataset(str(tmp_path / "raw.npz")).labelled
+    with pytest.raises(DataError, match="no classes to select"):
+        load_dataset(f"{flat}:a,b")
+    with pytest.raises(DataError, match="no classes to select"):
+        load_dataset(f"{tmp_path / 'raw.npz'}:0,1")
+    from stylex.classifier import train_classifier
+
+    with pytest.raises(DataError, match="has no labels"):
+        train_classifier(ds, tmp_path / "clf.pt", epochs=1, progress=False)
+
+
+def test_the_classifier_labels_unlabelled_data_and_its_check_claims_no_accuracy(flat):
+    with pytest.warns(UserWarning):
+        ds = load_dataset(str(flat))
+    clf = Classifier(Warm(), {"class_names": ["cool", "warm"]})
+    labelled, notes = label_by_classifier(clf, ds)
+    assert labelled.label_source == "classifier" and labelled.class_names == ["cool", "warm"]
+    assert torch.equal(labelled.labels, _warm_truth(ds))
+    assert 0 < int(labelled.labels.sum()) < len(ds)
+    assert "no labels" in notes[0] and "not checked" in notes[0]
+    _, check = check_unlabelled(clf, ds)
+    assert check.verdict == "unlabelled" and check.accuracy is None and check.usable
+    assert not check.fit
+    check.raise_unless_fit()  # usable: no error
+    assert "cannot be checked" in check.format()
+    # a classifier without class names: its outputs get numbered names
+    anon = Classifier(Warm())
+    named, notes = label_by_classifier(anon, ds)
+    assert named.class_names == ["class 0", "class 1"] and anon.class_names == named.class_names
+    assert any("--class-names" in n for n in notes)
+    # one predicted class: nothing to explain
+    with pytest.raises(ClassifierError, match="predicts one class"):
+        label_by_classifier(Classifier(Constant(), {"class_names": ["a", "b"]}), ds)
+
+
+def test_a_run_on_unlabelled_data_stores_and_reloads_the_predicted_labels(flat, tmp_path, capsys):
+    from stylex.run import Run
+    from stylex.training import TrainConfig
+    from stylex.training.networks import ModelSize
+    from stylex.training.run_folder import create_run
+    from stylex.training.setup import resume_run
+
+    clf_file = tmp_path / "warm.pt"
+    _save_warm(clf_file)
+    tc = TrainConfig(steps=2, batch=4, checkpoint_every=2, sample_every=2, eval_every=2,
+                     eval_images=8, log_every=1, perceptual="none")  # fmt: skip
+    size = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="not images"):
+        tr = create_run(out, str(flat), str(clf_file), resolution=16, train=tc, size=size,
+                        val_fraction=0.25, device="cpu", progress=False)  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "the classifier's predictions; no labels" in printed and "cannot be checked" in printed
+    tr.train()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data"]["labels"] == "classifier"
+    assert cfg["classifier"]["check"]["verdict"] == "unlabelled"
+    assert cfg["classifier"]["check"]["accuracy"] is None
+    with pytest.warns(UserWarning):
+        run = Run.load(out, device="cpu")
+        everything, val = run.dataset("all"), run.dataset("val")
+    assert everything.class_names == ["cool", "warm"]
+    assert torch.equal(everything.labels, _warm_truth(everything))
+    assert len(val) == 30 and val.label_source == "classifier"
+    with pytest.warns(UserWarning):
+        again = resume_run(out, steps=3, device="cpu", progress=False)
+    assert torch.equal(again.val_set.labels, val.labels)
+    # other images than the run's: refused, not silently mislabelled
+    with pytest.raises(RunError, match="other images"):
+        load_labels(out, make_shapes(n=10, resolution=16, seed=1).subset(range(10)))
+
+
+def test_check_classifier_on_unlabelled_data_reports_predictions(flat, tmp_path, capsys):
+    from stylex.cli import main
+
+    clf_file = tmp_path / "warm.pt"
+    _save_warm(clf_file)
+    with pytest.warns(UserWarning):
+        rc = main(["check-classifier", "--data", str(flat), "--classifier", str(clf_file),
+                   "--resolution", "16"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "verdict: unlabelled" in out and "cool" in out and "warm" in out
+    assert str(LABELS_FILE) == "labels.json"
