@@ -20,6 +20,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
+from stylex.classifier.unlabelled import LABELS_FILE
 from stylex.models.io import save_state
 from stylex.report.training_log import steps_done
 from stylex.training.run_config import RunConfig
@@ -55,6 +56,8 @@ def main() -> int:
         shutil.copy2(run / f"{name}.json", dest / f"{name}.json")
         print(f"{name}: {len(state)} tensors, largest fp16 rounding error {err:.2e}")
     shutil.copy2(run / config.classifier.file, dest / config.classifier.file)
+    if config.data.labels == "classifier":  # unlabelled data: the classifier's labels
+        shutil.copy2(run / LABELS_FILE, dest / LABELS_FILE)
     shutil.copy2(run / "log.jsonl", dest / "log.jsonl")
     samples = sorted((run / "samples").glob("step-*.png"))
     if samples:

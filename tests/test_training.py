@@ -25,6 +25,7 @@ from stylex.training.losses import (
     group_lasso,
 )
 from stylex.training.networks import ModelSize
+from stylex.training.run_config import RunConfig
 from stylex.training.run_folder import create_run, data_summary
 from stylex.training.setup import resume_run
 from stylex.training.trainer import TrainingDiverged
@@ -557,3 +558,18 @@ def test_balance_classes_draws_every_class_equally_often(tmp_path, clf_path):
         assert torch.equal(tr.batch_indices(7), tr.batch_indices(7))  # reproducible per step
     assert shares[False] < 0.16  # ~10 % of the images are class 1
     assert 0.44 < shares[True] < 0.56  # ~half the draws
+
+
+def test_resume_says_which_options_it_ignores(tmp_path, clf_path, capsys):
+    from stylex.cli import main
+
+    make(tmp_path, clf_path, "run", steps=1).train()
+    out = str(tmp_path / "run")
+    assert main(["train", "--out", out, "--resume", "--steps", "2", "--no-progress",
+                 "--balance-classes", "--lambda-l1", "5"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "warning: --lambda-l1, --balance-classes ignored: a resumed run keeps" in err
+    cfg = RunConfig.read(out).train
+    assert cfg.steps == 2 and cfg.balance_classes is False and cfg.lambda_l1 == 1.0
+    assert main(["train", "--out", out, "--resume", "--steps", "3", "--no-progress"]) == 0
+    assert "ignored" not in capsys.readouterr().err

@@ -34,6 +34,22 @@ class Warm(nn.Module):
         return torch.stack([-z, z], 1)
 
 
+class WarmOrNever(nn.Module):
+    """Three outputs: Warm's two and a third class that never wins (a 10-digit classifier on a
+    folder of two digits, in small)."""
+
+    def forward(self, x):
+        two = Warm()(x)
+        return torch.cat([two, two.min(1, keepdim=True).values - 5], 1)
+
+
+class WarmScore(nn.Module):
+    """One sigmoid logit per image (a BCE-trained binary classifier)."""
+
+    def forward(self, x):
+        return 10 * (x[:, 0].mean((1, 2)) - x[:, 2].mean((1, 2)))
+
+
 class Constant(nn.Module):
     def forward(self, x):
         return torch.stack([x.mean((1, 2, 3)) * 0 + 1, x.mean((1, 2, 3)) * 0], 1)
@@ -99,8 +115,20 @@ def test_the_classifier_labels_unlabelled_data_and_its_check_claims_no_accuracy(
     named, notes = label_by_classifier(anon, ds)
     assert named.class_names == ["class 0", "class 1"] and anon.class_names == named.class_names
     assert any("--class-names" in n for n in notes)
+    # a single-score binary classifier
+    one, _ = label_by_classifier(Classifier(WarmScore(), {"class_names": ["cool", "warm"]}), ds)
+    assert torch.equal(one.labels, labelled.labels)
+    # names that do not match the outputs
+    with pytest.raises(ClassifierError, match="returns 2 outputs but has 3 class names"):
+        label_by_classifier(Classifier(Warm(), {"class_names": ["a", "b", "c"]}), ds)
+    # an output never predicted: left out, the contract keeps the other two
+    three = Classifier(WarmOrNever(), {"class_names": ["cool", "warm", "never"]})
+    kept, notes = label_by_classifier(three, ds)
+    assert kept.class_names == ["cool", "warm"] and three.contract.outputs == [0, 1]
+    assert torch.equal(kept.labels, labelled.labels) and three(ds.float_images()).shape[1] == 2
+    assert any("has 3 classes and predicts 2" in n for n in notes)
     # one predicted class: nothing to explain
-    with pytest.raises(ClassifierError, match="predicts one class"):
+    with pytest.raises(ClassifierError, match="fewer than two classes"):
         label_by_classifier(Classifier(Constant(), {"class_names": ["a", "b"]}), ds)
 
 
@@ -153,3 +181,39 @@ def test_check_classifier_on_unlabelled_data_reports_predictions(flat, tmp_path,
     assert rc == 0
     assert "verdict: unlabelled" in out and "cool" in out and "warm" in out
     assert str(LABELS_FILE) == "labels.json"
+
+
+def test_an_unnamed_classifier_with_an_unused_output_on_unlabelled_data_ships(flat, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from stylex.run import Run
+    from stylex.training import TrainConfig
+    from stylex.training.networks import ModelSize
+    from stylex.training.run_folder import create_run
+
+    clf_file = tmp_path / "three.pt"
+    save_torchscript(WarmOrNever(), ClassifierContract(), clf_file, (1, 3, 16, 16))
+    tc = TrainConfig(steps=2, batch=4, checkpoint_every=2, sample_every=2, eval_every=2,
+                     eval_images=8, log_every=1, perceptual="none")  # fmt: skip
+    size = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning):
+        create_run(out, str(flat), str(clf_file), resolution=16, train=tc, size=size,
+                   device="cpu", progress=False).train()  # fmt: skip
+    shipped = tmp_path / "shipped"
+    script = Path(__file__).parents[1] / "scripts" / "ship_run.py"
+    subprocess.run(
+        [sys.executable, str(script), str(out), str(shipped), "--note", "test"], check=True
+    )
+    for folder in (out, shipped):
+        run = Run.load(folder, device="cpu")
+        assert run.class_names == ["class 0", "class 1"] and run.generator.config.cond_dim == 2
+        with pytest.warns(UserWarning):
+            ds = run.dataset("all")
+        assert run.classifier(ds.float_images(slice(0, 4))).shape == (4, 2)
+        assert torch.equal(ds.labels, _warm_truth(ds)) and ds.class_names == run.class_names
+    (shipped / LABELS_FILE).unlink()
+    with pytest.raises(RunError, match="predicted labels not found"):
+        Run.load(shipped, device="cpu").dataset("val")

@@ -85,7 +85,8 @@ class Run:
         return self.config.train.cond_signal
 
     def dataset(self, split: str = "val") -> StylexDataset:
-        """The run's data at its resolution/channels; ``split`` = "train" | "val" | "all"."""
+        """The run's data at its resolution/channels; ``split`` = "train" | "val" | "all".
+        Decoded once and kept by this object (:meth:`forget_data` drops it)."""
         d = self.config.data
         if self._data is None:  # decoded once per loaded run (and its load warnings shown once)
             self._data = load_run_data(self.path, d)
@@ -94,6 +95,10 @@ class Run:
             return ds
         train, val = ds.split(d.val_fraction, seed=d.seed)
         return {"train": train, "val": val}[split]
+
+    def forget_data(self) -> None:
+        """Drop the decoded data :meth:`dataset` keeps (the next call decodes it again)."""
+        self._data = None
 
     def condition(self, logits: torch.Tensor) -> torch.Tensor | None:
         """Generator condition from classifier logits (None for a baseline run)."""

@@ -46,6 +46,7 @@ def reorder_classes(dataset, order: list[str]):
         ids=dataset.ids,
         name=dataset.name,
         padded_from=dataset.padded_from,
+        label_source=dataset.label_source,
     )
 
 

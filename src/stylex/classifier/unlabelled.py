@@ -6,8 +6,9 @@ or to measure them. A folder of images with no class sub-folders, or an ``.npz``
 ``stylex train`` then labels it here:
 
 * :func:`label_by_classifier` — every image's predicted class (one batched pass), the
-  classifier's class names (``class 0``, ``class 1``, … when it has none), refusing data on which
-  it predicts fewer than two classes (nothing to explain);
+  classifier's class names (``class 0``, ``class 1``, … when it has none); the classes it
+  predicts for too few images are left out (contract ``outputs``), and data on which it
+  predicts fewer than two classes is refused (nothing to explain);
 * :func:`check_unlabelled` (:func:`unlabelled_check`) — the classifier check of such data:
   structure is checked as for labelled data, accuracy cannot be (verdict ``unlabelled``,
   accepted by ``stylex train`` with a note; the explanation is of the classifier's decisions,
@@ -32,7 +33,7 @@ from stylex.utils.fs import atomic_write_json, read_versioned_json
 
 LABELS_FILE = "labels.json"
 LABELS_FORMAT = 1
-MIN_PER_CLASS = 10  # fewer predicted images of a class than this: a warning (AttFind has few)
+MIN_PER_CLASS = 10  # a class predicted for fewer images is not one of the run's classes
 
 
 def _forward_failure(clf, ds: StylexDataset, images: torch.Tensor, e: Exception) -> str:
@@ -89,43 +90,76 @@ def predict_labels(
     return torch.cat(out)
 
 
+def min_class_images(n: int) -> int:
+    """Images a predicted class needs to be one of the run's classes: 1 % of the data, at
+    least 1 and at most :data:`MIN_PER_CLASS`."""
+    return max(1, min(MIN_PER_CLASS, n // 100))
+
+
 def label_by_classifier(
     clf, ds: StylexDataset, batch: int = 256, progress: bool = False
 ) -> tuple[StylexDataset, list[str]]:
     """Unlabelled ``ds`` with the classifier's predictions as labels, and notes for the user.
 
-    The class names are the classifier's (set to ``class 0``, ``class 1``, … on ``clf`` when it
-    has none). Raises :class:`ClassifierError` when it predicts fewer than two classes."""
+    The classes are the classifier's (``class 0``, ``class 1``, … set on ``clf`` when it has no
+    names) that it predicts for at least :func:`min_class_images` images. When that is fewer
+    than all its outputs (a 10-digit classifier on a folder of 3s and 8s) the contract keeps
+    only those outputs (``outputs``, as for labelled data with some of a classifier's classes):
+    the condition, AttFind and the metrics work with its probabilities among them, and an image
+    predicted as a dropped class takes its most likely kept one. Raises
+    :class:`ClassifierError` when fewer than two classes remain, or when the class names do not
+    match the classifier's outputs."""
     if ds.labelled:
         raise ValueError(f"{ds.name} is labelled; label_by_classifier is for unlabelled data")
     pred = predict_labels(clf, ds, batch, progress)
+    with torch.no_grad():
+        width = int(clf(ds.float_images(slice(0, 1)).to(clf.device)).shape[1])
     names = list(clf.class_names)
     anonymous = not names
     if anonymous:
-        with torch.no_grad():
-            width = int(clf(ds.float_images(slice(0, 1)).to(clf.device)).shape[1])
         names = [f"class {j}" for j in range(width)]
         clf.class_names = names
-    counts = torch.bincount(pred, minlength=len(names)).tolist()
-    predicted = [(n, c) for n, c in zip(names, counts, strict=True) if c]
-    if len(predicted) < 2:
-        only = predicted[0][0] if predicted else "none"
+    elif len(names) != width:
         raise ClassifierError(
-            f"{ds.name} has no labels and the classifier predicts one class for all "
-            f"{len(ds)} images ({only}): there is no decision to explain. Check its input range "
-            "(--input-range) and that the images are of the kind it was trained on"
+            f"the classifier returns {width} outputs but has {len(names)} class names "
+            f"({', '.join(names)}): give one name per output, in output order (--class-names)"
         )
-    notes = [
-        f"{ds.name} has no labels: each image is labelled with the classifier's prediction "
-        f"({', '.join(f'{c} {n}' for n, c in predicted)}); the explanation is of its decisions, "
-        "right or wrong, and its accuracy is not checked"
-    ]
-    few = [n for n, c in zip(names, counts, strict=True) if c < MIN_PER_CLASS]
-    if few:
+    counts = torch.bincount(pred, minlength=width).tolist()
+    need = min_class_images(len(ds))
+    kept = [j for j in range(width) if counts[j] >= need]
+    if len(kept) < 2:
+        seen = ", ".join(f"{names[j]} {counts[j]}" for j in range(width) if counts[j]) or "none"
+        raise ClassifierError(
+            f"{ds.name} has no labels and the classifier predicts fewer than two classes for "
+            f"{need} or more of its {len(ds)} images ({seen}): there is no decision to explain. "
+            "Check its input range (--input-range) and that the images are of the kind it was "
+            "trained on"
+        )
+    notes = []
+    if len(kept) < width:
+        dropped = [(names[j], counts[j]) for j in range(width) if j not in kept and counts[j]]
+        outputs = clf.contract.outputs
+        clf.contract.outputs = [outputs[j] for j in kept] if outputs else kept
+        pred = predict_labels(clf, ds, batch, progress)  # argmax among the kept outputs
         notes.append(
-            f"the classifier predicts {', '.join(few)} for fewer than {MIN_PER_CLASS} images: "
-            "AttFind has (almost) no images of those classes to explain"
+            f"the classifier has {width} classes and predicts {len(kept)} of them for {need} or "
+            f"more images each ({', '.join(names[j] for j in kept)}): those are the run's "
+            "classes, explained by its probabilities among them"
+            + (
+                f"; the {sum(c for _, c in dropped)} image(s) predicted as "
+                f"{', '.join(f'{n} ({c})' for n, c in dropped)} take their most likely of those"
+                if dropped
+                else ""
+            )
         )
+        names = list(clf.class_names)
+    counts = torch.bincount(pred, minlength=len(names)).tolist()
+    notes.insert(
+        0,
+        f"{ds.name} has no labels: each image is labelled with the classifier's prediction "
+        f"({', '.join(f'{c} {n}' for n, c in zip(names, counts, strict=True))}); the "
+        "explanation is of its decisions, right or wrong, and its accuracy is not checked",
+    )
     if anonymous:
         notes.append(
             f"the classifier has no class names: its outputs are called {', '.join(names)} "

@@ -109,6 +109,7 @@ class Viewer:
         self.channels = int(g.config.img_channels)
         self.class_names = list(run.class_names)
         self.dataset = run.dataset(split)
+        run.forget_data()  # a long-lived server keeps its split only, not all the decoded data
         self.split = split
         # per class: its top attributes, one per coordinate (a slider sets a coordinate)
         self.attributes = [

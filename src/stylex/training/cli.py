@@ -143,6 +143,14 @@ def run(args: argparse.Namespace) -> int:
             "--resume uses the contract stored in the run; contract options start a new run"
         )
     if args.resume:
+        ignored = [f"--{k.replace('_', '-')}" for k in overrides]
+        ignored += ["--batch"] if args.batch is not None else []
+        if ignored:
+            print(
+                f"warning: {', '.join(ignored)} ignored: a resumed run keeps the options it was "
+                "started with (start a new run, or one with --init-from, to change them)",
+                file=sys.stderr,
+            )
         trainer = resume_run(
             args.out, steps=args.steps, device=args.device, progress=not args.no_progress
         )

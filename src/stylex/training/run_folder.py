@@ -18,7 +18,7 @@ from stylex.classifier import (
     match_class_order,
 )
 from stylex.classifier.loading import torchscript_bytes
-from stylex.classifier.unlabelled import check_unlabelled, save_labels
+from stylex.classifier.unlabelled import check_unlabelled, load_labels, save_labels
 from stylex.errors import ClassifierError, RunError
 from stylex.models import GeneratorConfig
 from stylex.models.io import load_state
@@ -191,6 +191,11 @@ def create_run(
             save_labels(out, ds)
         config.write(out)
     distr.barrier(info)
+    if config.data.labels == "classifier" and not info.is_main:
+        # every rank trains on rank 0's labels (a near tie can be predicted differently on
+        # another device), so that all ranks share one split
+        ds = load_labels(out, ds)
+        train_set, val_set = ds.split(val_fraction, seed=tc.seed)
     trainer = Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
     if init_from is not None:
         load_weights(trainer, init_from)
