@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from stylex.data import StylexDataset, parse_spec
+from stylex.data import parse_spec
 from stylex.data.classes import normalise_class_name
 
 
@@ -36,18 +36,7 @@ def match_class_order(classifier_names: list[str], data_names: list[str]) -> lis
 def reorder_classes(dataset, order: list[str]):
     """``dataset`` with its labels renumbered so that class k is ``order[k]``."""
     lut = torch.tensor([order.index(n) for n in dataset.class_names], dtype=torch.int64)
-    return StylexDataset(
-        dataset.images,
-        lut[dataset.labels],
-        list(order),
-        factors=dataset.factors,
-        factor_names=dataset.factor_names,
-        label_factors=dataset.label_factors,
-        ids=dataset.ids,
-        name=dataset.name,
-        padded_from=dataset.padded_from,
-        label_source=dataset.label_source,
-    )
+    return dataset.with_labels(lut[dataset.labels], list(order), source=dataset.label_source)
 
 
 def class_order_spec(spec: str, order: list[str]) -> str | None:

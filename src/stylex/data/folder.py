@@ -37,18 +37,10 @@ def load_folder(
     """A folder with one sub-folder per class (or a CSV inside it) → dataset."""
     root = Path(root)
     name = name or str(root)
+    how = dict(resolution=resolution, channels=channels, skip_bad=skip_bad, n=n, seed=seed)
     csv_file = find_csv(root)
     if csv_file is not None:
-        return load_csv(
-            csv_file,
-            select,
-            resolution=resolution,
-            channels=channels,
-            skip_bad=skip_bad,
-            n=n,
-            seed=seed,
-            name=name,
-        )
+        return load_csv(csv_file, select, name=name, **how)
     entries = sorted(p for p in root.iterdir() if not is_hidden(p))
     class_dirs = [p for p in entries if p.is_dir()]
     loose = [p.name for p in entries if not p.is_dir()]
@@ -58,16 +50,7 @@ def load_folder(
                 f"{root} holds images without class sub-folders (unlabelled data): there are "
                 f"no classes to select ({','.join(select)})"
             )
-        return _load_unlabelled(
-            root,
-            [root / f for f in loose],
-            resolution=resolution,
-            channels=channels,
-            skip_bad=skip_bad,
-            n=n,
-            seed=seed,
-            name=name,
-        )
+        return _load_unlabelled(root, [root / f for f in loose], name=name, **how)
     if not class_dirs:
         raise DataError(
             f"{root}: no class sub-folders (and no CSV); expected {root}/<class>/<image files>, "
