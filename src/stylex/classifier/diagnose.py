@@ -65,6 +65,7 @@ def check_classifier(clf: Classifier, dataset, batch: int = 64, seed: int = 0) -
             f"{report.message}",
             stacklevel=2,
         )
+    assert report.accuracy is not None  # measured: only unlabelled data has none
     return report.accuracy
 
 

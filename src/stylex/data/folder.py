@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,9 @@ def load_folder(
     """A folder with one sub-folder per class (or a CSV inside it) → dataset."""
     root = Path(root)
     name = name or str(root)
-    how = dict(resolution=resolution, channels=channels, skip_bad=skip_bad, n=n, seed=seed)
+    how: dict[str, Any] = dict(
+        resolution=resolution, channels=channels, skip_bad=skip_bad, n=n, seed=seed
+    )
     csv_file = find_csv(root)
     if csv_file is not None:
         return load_csv(csv_file, select, name=name, **how)
