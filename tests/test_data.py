@@ -314,6 +314,13 @@ def test_csv_missing_column(tmp_path):
     csv_path = make_csv(tmp_path / "d", good_rows(), header="file,category")
     with _bad(r"labels\.csv: no 'label' column \(header: file, category\)"):
         load_dataset(str(csv_path))
+    # paths alone (and number columns): unlabelled data, the numbers its factors
+    rows = [(p, str(i)) for i, (p, _) in enumerate(good_rows())]
+    csv_path = make_csv(tmp_path / "u", rows, header="path,brightness")
+    ds = load_dataset(str(csv_path))
+    assert ds.label_source == "none" and len(ds) == 4 and ds.factor_names == ["brightness"]
+    with _bad("no classes to select"):
+        load_dataset(f"{csv_path}:cat,dog")
 
 
 def test_npz_ranges_read_from_the_values(tmp_path):

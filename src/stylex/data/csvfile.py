@@ -2,7 +2,8 @@
 
 ``labels.csv`` is preferred when a folder holds several; a CSV takes precedence over class
 sub-folders. A header row names the columns: ``path`` (also ``file``, ``filename``,
-``image``) and ``label`` (also ``class``). Paths are relative to the CSV's folder (or
+``image``) and ``label`` (also ``class``). A CSV of paths alone (and number columns) is
+unlabelled data (:meth:`StylexDataset.unlabelled`). Paths are relative to the CSV's folder (or
 absolute). A ``classes.txt`` next to the CSV (one name per line) fixes the class list and its
 order, and every label must be in it; without it the classes are the sorted distinct labels.
 Extra columns whose values are all numbers become generating factors (``dataset.factors``).
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from stylex.data.classes import select_rows
-from stylex.data.dataset import StylexDataset
+from stylex.data.dataset import UNLABELLED, StylexDataset
 from stylex.data.files import is_hidden, load_image_files, sort_names
 from stylex.errors import DataError
 
@@ -47,13 +48,21 @@ def _column(header: list[str], options: tuple[str, ...]) -> int | None:
     return None
 
 
+def _numeric(body: list[list[str]], j: int) -> bool:
+    try:
+        [float(r[j]) for r in body if j < len(r)]
+    except ValueError:
+        return False
+    return True
+
+
 def _require_column(header: list[str], options: tuple[str, ...], what: str, csv_path: Path) -> int:
     j = _column(header, options)
     if j is None:
         raise DataError(
             f"{csv_path}: no {what!r} column (header: {', '.join(header)}); the first row "
             f"must name the columns, e.g. `path,label` ({what} may also be called "
-            f"{' or '.join(options[1:])})"
+            f"{' or '.join(options[1:])}; a CSV of paths alone is unlabelled data)"
         )
     return j
 
@@ -83,9 +92,12 @@ def load_csv(
         )
     header, body = rows[0], rows[1:]
     ip = _require_column(header, PATH_COLUMNS, "path", csv_path)
-    il = _require_column(header, LABEL_COLUMNS, "label", csv_path)
+    il = _column(header, LABEL_COLUMNS)  # None: unlabelled data (paths and numbers only)
     if not body:
         raise DataError(f"{csv_path}: no rows after the header")
+    if il is None and any(not _numeric(body, j) for j in range(len(header)) if j != ip):
+        # a text column that is not called label: most likely the labels under another name
+        _require_column(header, LABEL_COLUMNS, "label", csv_path)
     for line, r in enumerate(body, start=2):
         if len(r) != len(header):
             raise DataError(
@@ -93,12 +105,15 @@ def load_csv(
             )
         if not r[ip].strip():
             raise DataError(f"{csv_path} line {line}: empty path")
-        if not r[il].strip():
+        if il is not None and not r[il].strip():
             raise DataError(f"{csv_path} line {line}: empty label for {r[ip]}")
-    raw_labels = [r[il].strip() for r in body]
+    labelled = il is not None
+    raw_labels = [r[il].strip() for r in body] if il is not None else [UNLABELLED] * len(body)
 
     classes_txt = csv_path.parent / "classes.txt"
-    if classes_txt.is_file():
+    if not labelled:
+        class_names = [UNLABELLED]
+    elif classes_txt.is_file():
         class_names = [s.strip() for s in classes_txt.read_text().splitlines() if s.strip()]
         known = set(class_names)
         for line, lab in enumerate(raw_labels, start=2):
@@ -128,7 +143,9 @@ def load_csv(
     base = csv_path.parent
     paths = [Path(r[ip].strip()) for r in body]
     paths = [p if p.is_absolute() else base / p for p in paths]
-    idx, labels, class_names = select_rows(labels, class_names, select, n, seed, name)
+    idx, labels, class_names = select_rows(
+        labels, class_names, select, n, seed, name, labelled=labelled
+    )
     bad = []
     found = []
     for i in idx.tolist():
@@ -148,4 +165,5 @@ def load_csv(
         factors=None if factors is None else factors[present],
         factor_names=factor_names,
         bad=bad,
+        labelled=labelled,
     )
