@@ -110,6 +110,8 @@ def advice(alts: list[dict[str, Any]], acc: float) -> str:
 
 
 def failure_message(clf, dataset, images, labels, e: Exception) -> str:
+    """Why the forward pass failed, and the first cheap contract change it runs with (with its
+    accuracy; ``labels`` None, unlabelled data: judged only by whether it runs)."""
     prepared_shape = "?"
     try:
         prepared_shape = str(list(clf.prepare(images[:1]).shape))
@@ -120,16 +122,17 @@ def failure_message(clf, dataset, images, labels, e: Exception) -> str:
         f"(converted to its contract: {prepared_shape}, range {clf.contract.input_range}): "
         f"{first_line(e)}."
     )
+    some = images[:64]
+    truth = labels[:64] if labels is not None else torch.zeros(len(some), dtype=torch.int64)
     runs = [
         a
-        for a in ranked_alternatives(clf, dataset, images[:64], labels[:64])
+        for a in ranked_alternatives(clf, dataset, some, truth.to(some.device))
         if a["accuracy"] is not None
     ]
     if runs:
         a = runs[0]
-        return (
-            f"{head} It runs with {a['option']} (accuracy {a['accuracy']:.0%}): set {a['option']}."
-        )
+        acc = f" (accuracy {a['accuracy']:.0%})" if labels is not None else ""
+        return f"{head} It runs with {a['option']}{acc}: set {a['option']}."
     return (
         f"{head} Check the contract's channels, resolution and input_range "
         "(--input-channels, --input-size, --input-range)."

@@ -2,7 +2,7 @@
 
 StylEx explains what a classifier *predicts*; it needs no labels to train, to find attributes
 or to measure them. A folder of images with no class sub-folders, or an ``.npz`` without
-``labels``, loads as unlabelled data (:meth:`~stylex.data.StylexDataset.unlabelled`);
+``labels``, loads as unlabelled data (``StylexDataset.label_source == "none"``);
 ``stylex train`` then labels it here:
 
 * :func:`label_by_classifier` — every image's predicted class (one batched pass), the
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from stylex.classifier.alternatives import first_line, ranked_alternatives
+from stylex.classifier.alternatives import failure_message
 from stylex.classifier.verdict import ClassifierCheck
 from stylex.data.dataset import StylexDataset
 from stylex.errors import ClassifierError, RunError
@@ -34,23 +34,6 @@ from stylex.utils.fs import atomic_write_json, read_versioned_json
 LABELS_FILE = "labels.json"
 LABELS_FORMAT = 1
 MIN_PER_CLASS = 10  # a class predicted for fewer images is not one of the run's classes
-
-
-def _forward_failure(clf, ds: StylexDataset, images: torch.Tensor, e: Exception) -> str:
-    head = (
-        f"the classifier failed on {ds.name} images of shape {list(images.shape[1:])} "
-        f"(range {clf.contract.input_range}): {first_line(e)}."
-    )
-    zeros = torch.zeros(len(images[:64]), dtype=torch.int64, device=images.device)
-    runs = [
-        a for a in ranked_alternatives(clf, ds, images[:64], zeros) if a["accuracy"] is not None
-    ]
-    if runs:  # no labels: an alternative is judged by whether it runs, not by its accuracy
-        return f"{head} It runs with {runs[0]['option']}: set {runs[0]['option']}."
-    return (
-        f"{head} Check the contract's channels, resolution and input_range "
-        "(--input-channels, --input-size, --input-range)."
-    )
 
 
 @torch.no_grad()
@@ -71,7 +54,7 @@ def predict_labels(
         except ClassifierError:
             raise
         except Exception as e:
-            raise ClassifierError(_forward_failure(clf, ds, x, e)) from e
+            raise ClassifierError(failure_message(clf, ds, x, None, e)) from e
         if logits.ndim != 2:
             raise ClassifierError(
                 f"the classifier returned shape {list(logits.shape)} for a batch of {len(x)}; "

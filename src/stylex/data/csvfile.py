@@ -3,7 +3,7 @@
 ``labels.csv`` is preferred when a folder holds several; a CSV takes precedence over class
 sub-folders. A header row names the columns: ``path`` (also ``file``, ``filename``,
 ``image``) and ``label`` (also ``class``). A CSV of paths alone (and number columns) is
-unlabelled data (:meth:`StylexDataset.unlabelled`). Paths are relative to the CSV's folder (or
+unlabelled data (``label_source == "none"``). Paths are relative to the CSV's folder (or
 absolute). A ``classes.txt`` next to the CSV (one name per line) fixes the class list and its
 order, and every label must be in it; without it the classes are the sorted distinct labels.
 Extra columns whose values are all numbers become generating factors (``dataset.factors``).
@@ -93,9 +93,10 @@ def load_csv(
     header, body = rows[0], rows[1:]
     ip = _require_column(header, PATH_COLUMNS, "path", csv_path)
     il = _column(header, LABEL_COLUMNS)  # None: unlabelled data (paths and numbers only)
+    labelled = il is not None
     if not body:
         raise DataError(f"{csv_path}: no rows after the header")
-    if il is None and any(not _numeric(body, j) for j in range(len(header)) if j != ip):
+    if not labelled and any(not _numeric(body, j) for j in range(len(header)) if j != ip):
         # a text column that is not called label: most likely the labels under another name
         _require_column(header, LABEL_COLUMNS, "label", csv_path)
     for line, r in enumerate(body, start=2):
@@ -107,7 +108,6 @@ def load_csv(
             raise DataError(f"{csv_path} line {line}: empty path")
         if il is not None and not r[il].strip():
             raise DataError(f"{csv_path} line {line}: empty label for {r[ip]}")
-    labelled = il is not None
     raw_labels = [r[il].strip() for r in body] if il is not None else [UNLABELLED] * len(body)
 
     classes_txt = csv_path.parent / "classes.txt"

@@ -128,15 +128,6 @@ class StylexDataset(torch.utils.data.Dataset):
             raise DataError(f"{name}: unlabelled data has the one class {UNLABELLED!r}")
         self.label_source: str = label_source
 
-    @classmethod
-    def unlabelled(cls, images: torch.Tensor, **kw: Any) -> StylexDataset:
-        """Images without labels (one class :data:`UNLABELLED`; :meth:`with_labels` gives them
-        a classifier's predictions)."""
-        n = int(torch.as_tensor(images).shape[0])
-        return cls(
-            images, torch.zeros(n, dtype=torch.int64), [UNLABELLED], **kw, label_source="none"
-        )
-
     @property
     def labelled(self) -> bool:
         """False for data without labels (``label_source == "none"``)."""

@@ -129,7 +129,7 @@ def load_image_files(
     """Read image files into a dataset (two passes: headers for the default size and
     channels, then threaded decoding). ``bad``: problems already found (e.g. missing rows).
     ``labelled`` False: images without labels (``labels`` all 0, ``class_names``
-    ``[UNLABELLED]``; :meth:`StylexDataset.unlabelled`)."""
+    ``[UNLABELLED]``, ``label_source`` ``"none"``)."""
     bad = list(bad or [])
     labels = np.asarray(labels, np.int64)
     ok = np.ones(len(paths), bool)

@@ -5,7 +5,7 @@ file below it (recursively) must be an image Pillow reads. Classes are ordered b
 (numerically when all names are integers); images by path. Files at the top level are ignored
 with a warning; hidden files (``.*``) are ignored. A folder holding a CSV is read as that CSV
 (:mod:`stylex.data.csvfile`). A folder with images and no sub-folders is *unlabelled* data
-(:meth:`StylexDataset.unlabelled`): ``stylex train`` labels it with the classifier's
+(``label_source == "none"``): ``stylex train`` labels it with the classifier's
 predictions.
 """
 
@@ -84,12 +84,7 @@ def load_folder(
             raise DataError(f"class folder {by_name[cname]} is empty (no image files)")
         paths += files
         label_list += [k] * len(files)
-    if ignored:
-        warnings.warn(
-            f"{root}: ignoring {len(ignored)} file(s) that are not images "
-            f"({', '.join(ignored[:5])}{', …' if len(ignored) > 5 else ''})",
-            stacklevel=3,
-        )
+    _warn_not_images(root, ignored)
     if len(class_names) < 2:
         check_classes(np.asarray(label_list), class_names, name)
     labels = np.asarray(label_list, np.int64)
@@ -107,6 +102,16 @@ def load_folder(
     )
 
 
+def _warn_not_images(root: Path, ignored: list[str], stacklevel: int = 4) -> None:
+    """Warn of the files skipped as not images (``Thumbs.db``, ``.txt``, …), if any."""
+    if ignored:
+        warnings.warn(
+            f"{root}: ignoring {len(ignored)} file(s) that are not images "
+            f"({', '.join(ignored[:5])}{', …' if len(ignored) > 5 else ''})",
+            stacklevel=stacklevel,
+        )
+
+
 def _load_unlabelled(
     root: Path,
     files: list[Path],
@@ -119,14 +124,8 @@ def _load_unlabelled(
     name: str,
 ) -> StylexDataset:
     """A flat folder of images → an unlabelled dataset (one class, every label 0)."""
-    ignored = [p.name for p in files if not_an_image(p)]
+    _warn_not_images(root, [p.name for p in files if not_an_image(p)], stacklevel=5)
     paths = [p for p in files if not not_an_image(p)]
-    if ignored:
-        warnings.warn(
-            f"{root}: ignoring {len(ignored)} file(s) that are not images "
-            f"({', '.join(ignored[:5])}{', …' if len(ignored) > 5 else ''})",
-            stacklevel=4,
-        )
     if n is not None and n < len(paths):
         keep = np.sort(np.random.default_rng(seed).permutation(len(paths))[:n])
         paths = [paths[i] for i in keep]

@@ -5,7 +5,7 @@ uint8 (0/1 masks are scaled ×255), wider integers by their bit depth, bool, or 
 (all values in it), [-1, 1] (some negative) or [0, 255], each with 2 % slack (clipped);
 ``labels``: ``[N]`` ints or strings, or one-hot ``[N, K]`` rows (the class is each row's
 largest entry, class j of ``class_names`` or named "j"); without ``labels`` the images are
-unlabelled data (:meth:`StylexDataset.unlabelled`, labelled by the classifier's predictions
+unlabelled data (``label_source == "none"``, labelled by the classifier's predictions
 in ``stylex train``); optional ``class_names`` (then int
 labels index it and string labels must be in it), ``ids``, ``factors`` + ``factor_names``
 (+ ``label_factors``).
