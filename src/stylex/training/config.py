@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from stylex.models.config import ConfigMixin
+from stylex.models.config import ENCODER_FEATURES, ConfigMixin
 
 
 @dataclass
@@ -54,6 +54,9 @@ class TrainConfig(ConfigMixin):
       by 1 / their class's size) instead of uniformly over images: on imbalanced data the
       generator otherwise sees a small class rarely and loses it (the fitness verdict's
       per-class consistency);
+    * ``encoder_features`` — what the encoder reads (:class:`~stylex.models.EncoderConfig`):
+      ``"trained"`` (the paper's from-scratch trunk) or ``"effnet"`` (frozen pretrained
+      EfficientNet-Lite0 feature maps and a trained head);
     * ``warmup_steps`` / ``warmup_adv`` — for the first ``warmup_steps`` steps ``cond_sparsity``
       and ``lambda_cf`` are off and the encoder branch's adversarial term has weight
       ``warmup_adv``; over the next ``warmup_steps`` all three ramp linearly to full.
@@ -102,6 +105,7 @@ class TrainConfig(ConfigMixin):
     warmup_steps: int = 0
     warmup_adv: float = 1.0
     balance_classes: bool = False
+    encoder_features: str = "trained"
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch < 1:
@@ -124,3 +128,5 @@ class TrainConfig(ConfigMixin):
             raise ValueError("lambda_env and lambda_edge must be >= 0")
         if self.cond_min_res < 0:
             raise ValueError("cond_min_res must be >= 0")
+        if self.encoder_features not in ENCODER_FEATURES:
+            raise ValueError(f"encoder_features must be one of {', '.join(ENCODER_FEATURES)}")

@@ -39,9 +39,12 @@ def default_size(resolution: int, device_type: str) -> ModelSize:
     return ModelSize(channel_max=width, w_dim=width)
 
 
-def build_models(gen_cfg: GeneratorConfig, seed: int) -> tuple[Generator, Discriminator, Encoder]:
+def build_models(
+    gen_cfg: GeneratorConfig, seed: int, encoder_features: str = "trained"
+) -> tuple[Generator, Discriminator, Encoder]:
     """G, D and E initialised from ``seed`` (in that order), D and E matching G's resolution,
-    channels, condition size and widths."""
+    channels, condition size and widths; ``encoder_features`` is E's ``features`` (an
+    ``"effnet"`` encoder still needs :meth:`~stylex.models.Encoder.fit_feature_stats`)."""
     torch.manual_seed(seed)
     g = Generator(gen_cfg)
     shared = {
@@ -51,5 +54,5 @@ def build_models(gen_cfg: GeneratorConfig, seed: int) -> tuple[Generator, Discri
         "channel_max": gen_cfg.channel_max,
     }
     d = Discriminator(DiscriminatorConfig(cond_dim=gen_cfg.cond_dim, **shared))
-    e = Encoder(EncoderConfig(w_dim=gen_cfg.w_dim, **shared))
+    e = Encoder(EncoderConfig(w_dim=gen_cfg.w_dim, features=encoder_features, **shared))
     return g, d, e

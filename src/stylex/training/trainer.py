@@ -57,6 +57,10 @@ class TrainingDiverged(StylexError):
     """A loss became NaN/inf; the last good checkpoint is kept."""
 
 
+FEATURE_STATS_IMAGES = 512
+"""Training images whose pretrained features set an ``"effnet"`` encoder's standardisation."""
+
+
 def balanced_weights(labels: torch.Tensor) -> torch.Tensor:
     """Per-image sampling weights ``1 / size of its class`` (float64 ``[N]``): each class
     present is drawn equally often."""
@@ -107,8 +111,12 @@ class Trainer:
         self.classifier = classifier.to(device)
         self.train_set, self.val_set = dataset
 
-        g, d, e = build_models(self.gen_cfg, self.tc.seed)
+        g, d, e = build_models(self.gen_cfg, self.tc.seed, self.tc.encoder_features)
         self.G, self.D, self.E = g.to(device), d.to(device), e.to(device)
+        # an "effnet" encoder standardises its features with the training images' statistics
+        # (a resumed or --init-from run then loads its own)
+        n = min(FEATURE_STATS_IMAGES, len(self.train_set))
+        self.E.fit_feature_stats(self.train_set.float_images(torch.arange(n)))
         self.G_ema: Generator = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.E_ema: Encoder = copy.deepcopy(self.E).eval().requires_grad_(False)
         # the step's autocast dtype, resolved once (``precision`` auto: bf16 where native)
