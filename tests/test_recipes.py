@@ -75,6 +75,7 @@ NEW_OFF = dict(
     channels_last=False,
     cond_min_res=0,
     balance_classes=False,
+    encoder_features="trained",
 )
 
 

@@ -113,6 +113,8 @@ class Encoder(PretrainedMixin, nn.Module):
 
     config_class = EncoderConfig
     default_name = "encoder"
+    feat_mean: torch.Tensor  # buffers of an "effnet" encoder
+    feat_std: torch.Tensor
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
@@ -170,6 +172,6 @@ class Encoder(PretrainedMixin, nn.Module):
         if self.config.features == "effnet":
             f = self.pretrained_features(img)
             mean, std = self.feat_mean, self.feat_std
-            return self.head(((f.to(mean.dtype) - mean) / std))
+            return self.head((f.to(mean.dtype) - mean) / std)
         h = self.conv(self.trunk(img))
         return self.out(self.fc(h.flatten(1)))

@@ -114,9 +114,11 @@ class Trainer:
         g, d, e = build_models(self.gen_cfg, self.tc.seed, self.tc.encoder_features)
         self.G, self.D, self.E = g.to(device), d.to(device), e.to(device)
         # an "effnet" encoder standardises its features with the training images' statistics
-        # (a resumed or --init-from run then loads its own)
+        # (evenly spaced over the set, which may be sorted by class; a resumed or --init-from
+        # run then loads its own)
         n = min(FEATURE_STATS_IMAGES, len(self.train_set))
-        self.E.fit_feature_stats(self.train_set.float_images(torch.arange(n)))
+        spread = torch.linspace(0, len(self.train_set) - 1, n).round().long()
+        self.E.fit_feature_stats(self.train_set.float_images(spread))
         self.G_ema: Generator = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.E_ema: Encoder = copy.deepcopy(self.E).eval().requires_grad_(False)
         # the step's autocast dtype, resolved once (``precision`` auto: bf16 where native)
