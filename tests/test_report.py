@@ -115,6 +115,7 @@ def test_report_without_metrics(tiny_run):
     assert "<svg" in page and "<polyline" in page  # training curves from log.jsonl
     cfg = json.loads((tiny_run / "config.json").read_text())
     assert cfg["data"]["spec"].split("?")[0] in page
+    assert html.escape("trained from scratch (the paper's)") in page  # the encoder's kind
     attrs = json.loads((tiny_run / "attfind" / "attributes.json").read_text())
     for c in attrs["classes"]:
         assert f"Class “{html.escape(c['class'])}”" in page

@@ -511,6 +511,11 @@ def test_init_from_rejects_a_mismatched_run(tmp_path, clf_path, capsys):
             init_from=tmp_path / "src",
             force=True,
         )
+    with pytest.raises(RunError, match="pass --encoder-features trained"):
+        create_run(tmp_path / "ft", DATA, clf_path, resolution=16,
+                   train=tiny_cfg(encoder_features="effnet"), device="cpu", progress=False,
+                   init_from=tmp_path / "src", force=True)  # fmt: skip
+    assert not (tmp_path / "ft").exists()
     from stylex.cli import main
 
     code = main(

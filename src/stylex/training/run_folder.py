@@ -152,6 +152,13 @@ def create_run(
     )
     if source is not None:
         gen_cfg = _init_generator_config(source, gen_cfg, init_from)
+        if source.train.encoder_features != tc.encoder_features:
+            raise RunError(
+                f"--init-from {init_from}: its encoder reads "
+                f"{source.train.encoder_features!r} features, this run's would read "
+                f"{tc.encoder_features!r} (pass --encoder-features "
+                f"{source.train.encoder_features})"
+            )
     config = RunConfig(
         stylex_version=__version__,
         data=DataSection(

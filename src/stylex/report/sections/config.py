@@ -9,6 +9,12 @@ from stylex.report.html import card, duration, kv_table, param_count
 from stylex.report.training_log import steps_done, train_seconds
 from stylex.training.run_config import RunConfig
 
+ENCODER_KINDS = {
+    "trained": "trained from scratch (the paper's)",
+    "effnet": "frozen ImageNet EfficientNet-Lite0 features + a trained head",
+}
+"""How the report names each encoder kind (``EncoderConfig.features``)."""
+
 
 def config_section(ctx: ReportContext) -> str:
     cfg = ctx.run.config
@@ -38,7 +44,8 @@ def config_section(ctx: ReportContext) -> str:
     models = kv_table(
         [
             ("generator params", param_count(ctx.run.generator)),
-            ("encoder params", param_count(ctx.run.encoder)),
+            ("encoder", ENCODER_KINDS.get(ctx.run.encoder.config.features, "?")),
+            ("encoder params (trained)", param_count(ctx.run.encoder)),
             ("discriminator params", param_count(ctx.run.discriminator)),
             ("w, z size", f"{g.w_dim}, {g.z_dim}"),
             ("condition size", g.cond_dim),
