@@ -587,6 +587,8 @@ def test_effnet_encoder_run_trains_resumes_and_loads(tmp_path, clf_path):
     part = make(tmp_path, clf_path, "part", encoder_features="effnet")
     stats = part.E.feat_mean.clone()
     assert stats.abs().sum() > 0 and torch.equal(part.E_ema.feat_mean, stats)  # from the data
+    unsaved = resume_run(tmp_path / "part", device="cpu", progress=False)  # no checkpoint yet
+    assert unsaved.step == 0 and torch.equal(unsaved.E_ema.feat_mean, stats)
     part.train(steps=3)
     resumed = resume_run(tmp_path / "part", device="cpu", progress=False)
     assert resumed.E.config.features == "effnet" and torch.equal(resumed.E.feat_mean, stats)

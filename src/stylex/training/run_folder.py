@@ -206,6 +206,8 @@ def create_run(
     trainer = Trainer(out, config, (train_set, val_set), clf, dev, info, progress)
     if init_from is not None:
         load_weights(trainer, init_from)
+    else:
+        trainer.fit_encoder_features()
     return trainer
 
 

@@ -77,6 +77,8 @@ def resume_run(
         trainer.load_checkpoint(latest)
         if info.is_main:
             print(f"resuming {out} from step {trainer.step} ({latest.name})")
+    else:  # nothing saved yet: a new start
+        trainer.fit_encoder_features()
     if steps is not None and info.is_main:
         config.write(out)
     return trainer

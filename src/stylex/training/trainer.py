@@ -113,12 +113,6 @@ class Trainer:
 
         g, d, e = build_models(self.gen_cfg, self.tc.seed, self.tc.encoder_features)
         self.G, self.D, self.E = g.to(device), d.to(device), e.to(device)
-        # an "effnet" encoder standardises its features with the training images' statistics
-        # (evenly spaced over the set, which may be sorted by class; a resumed or --init-from
-        # run then loads its own)
-        n = min(FEATURE_STATS_IMAGES, len(self.train_set))
-        spread = torch.linspace(0, len(self.train_set) - 1, n).round().long()
-        self.E.fit_feature_stats(self.train_set.float_images(spread))
         self.G_ema: Generator = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.E_ema: Encoder = copy.deepcopy(self.E).eval().requires_grad_(False)
         # the step's autocast dtype, resolved once (``precision`` auto: bf16 where native)
@@ -163,6 +157,17 @@ class Trainer:
         self.log = TrainLog(self.run_dir)
 
     # ----------------------------------------------------------------------------- set-up
+    def fit_encoder_features(self) -> None:
+        """A new run's ``"effnet"`` encoder (and its EMA copy): feature standardisation from
+        :data:`FEATURE_STATS_IMAGES` training images evenly spaced over the set (which may be
+        sorted by class). A resumed or ``--init-from`` run loads its own instead."""
+        if self.E.config.features != "effnet":
+            return
+        n = min(FEATURE_STATS_IMAGES, len(self.train_set))
+        spread = torch.linspace(0, len(self.train_set) - 1, n).round().long()
+        self.E.fit_feature_stats(self.train_set.float_images(spread))
+        self.E_ema.load_state_dict(self.E.state_dict())
+
     def _make_perceptual(self) -> nn.Module | None:
         if self.tc.perceptual == "none" or self.tc.lambda_perc == 0:
             return None
