@@ -164,7 +164,7 @@ def test_fast_respects_computed_mask_and_matches_attfind_reference_method():
     ctx = EditContext(run.generator, run.classifier, af.space, lo, hi)
     d_fast, _ = fast_effects(ctx, styles, computed=mask, batch=5)
     assert (d_fast[:, ~mask] == 0).all()
-    ref = AttFind(run, progress=False, method="reference").effects(
+    ref = AttFind(run, include_rgb=af.include_rgb, progress=False, method="reference").effects(
         styles=styles, computed=mask, resume=False
     )
     torch.testing.assert_close(d_fast, ref.delta, atol=2e-6, rtol=0)
@@ -324,7 +324,7 @@ def test_attribute_save_load_round_trip_and_schema(tmp_path):
                 a
             )
             assert a["direction"] in ("min", "max")
-    assert j["num_images"] == 5 and j["shift_size"] == 1.0 and j["include_rgb"] is False
+    assert j["num_images"] == 5 and j["shift_size"] == 1.0 and j["include_rgb"] is True
     assert j["screen"] is False and j["top_k"] == 3
     assert (out / "effects.safetensors").is_file() and (out / "effects.json").is_file()
     assert json.loads((out / "effects.json").read_text())["image_ids"][0] == "img0"
@@ -332,12 +332,12 @@ def test_attribute_save_load_round_trip_and_schema(tmp_path):
     torch.testing.assert_close(back.effects.delta, res.effects.delta)
     torch.testing.assert_close(back.effects.style_max, res.effects.style_max)
     assert back.effects.image_ids == res.effects.image_ids
-    assert back.effects.space.layers == run.generator.style_space().layers
+    assert back.effects.space.layers == run.generator.style_space(include_rgb=True).layers
     for a, b in zip(back.classes, res.classes):
         assert [x.to_dict() for x in a.attributes] == [x.to_dict() for x in b.attributes]
     assert agreement(res, back) == 1.0
     # the recorded index and (layer, channel) agree with the StyleSpace
-    sp = run.generator.style_space()
+    sp = back.effects.space
     for c in back.classes:
         for a in c.attributes:
             assert sp.locate(a.index) == (a.layer, a.channel)
@@ -626,6 +626,7 @@ def test_cli_on_tiny_run_folder(tmp_path, capsys):
     assert "AttFind (exact)" in out and ds.class_names[0] in out
     res = AttFindResult.load(run_dir / "attfind")
     assert res.effects.num_images == 6 and res.class_names == list(ds.class_names)
+    assert res.effects.include_rgb is True  # the default: StyleSpace with the toRGB styles
     assert res.effects.image_indices.tolist() == list(range(6))
     assert not (run_dir / "attfind" / "partial").exists()
     assert res.config["one_direction"] is True  # the default selection rule, recorded
@@ -645,14 +646,16 @@ def test_cli_on_tiny_run_folder(tmp_path, capsys):
             "--candidates",
             "3",
             "--no-progress",
-            "--include-rgb",
+            "--no-include-rgb",
             "--both-directions",
         ]
     )
     assert code == 0
     j = json.loads((run_dir / "attfind" / "attributes.json").read_text())
-    assert j["screen"] is True and j["include_rgb"] is True and j["candidates"] == 3
+    assert j["screen"] is True and j["include_rgb"] is False and j["candidates"] == 3
     assert j["one_direction"] is False
+    effects = AttFindResult.load(run_dir / "attfind").effects
+    assert effects.num_coords == sum(effects.sizes) < res.effects.num_coords  # conv layers only
 
 
 # ------------------------------------------------------------------------------ temperature

@@ -85,6 +85,10 @@ def test_under_trained_run_is_not_fit(tiny_run):
     assert rec.extra["best_reference"] in rec.extra["references"]
     cause = next(c for c in f.causes if c.startswith("reconstructions are no better"))
     assert "--steps" in cause and "--resume" in cause and f"{rec.value:.3f}" in cause
+    # the condition's concentration is measured over the StyleSpace AttFind searches (toRGB too)
+    conc = f.checks["condition_concentration"]
+    assert conc.extra["num_coords"] == run.generator.style_space(include_rgb=True).total
+    assert conc.extra["num_coords"] > run.generator.style_space(include_rgb=False).total
 
 
 def test_collapsed_encoder_class_templates_is_not_fit(tiny_run):

@@ -64,7 +64,12 @@ class AttFind:
         run: a :class:`stylex.run.Run` (generator, encoder, classifier; discriminator for the
             ``d_filter``).
         shift_size: ``t`` in ``s ← s + t·(target − s)`` (1 = all the way to the min/max).
-        include_rgb: also edit the toRGB layers' styles (the flat index then covers them).
+        include_rgb: also edit the toRGB layers' styles (default; the flat index then covers
+            them). StyleSpace as Wu et al. 2021 define it counts the toRGB channels, and a
+            generator may draw the classifier's factor there (colour, in the skip
+            architecture): on shapes `hue<0.5` with ``--encoder-features effnet`` every
+            condition coordinate that flips the class is a toRGB one (benchmarks/recipe_log.md,
+            session 16). ``False`` searches the conv layers only (the default before session 16).
         batch: edited images per forward pass (default: from a memory budget).
         progress: show a tqdm bar with ETA (rank 0 only).
         images_per_chunk: images per resumable chunk of Δ.
@@ -79,7 +84,7 @@ class AttFind:
         self,
         run,
         shift_size: float = 1.0,
-        include_rgb: bool = False,
+        include_rgb: bool = True,
         batch: int | None = None,
         progress: bool = True,
         images_per_chunk: int = 16,

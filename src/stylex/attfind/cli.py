@@ -31,7 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=1.0,
         help="edit s ← s + shift·(target − s), target = min or max over the images",
     )
-    p.add_argument("--include-rgb", action="store_true", help="also edit toRGB styles")
+    p.add_argument(
+        "--include-rgb",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also edit the toRGB layers' styles (default; --no-include-rgb: conv layers only)",
+    )
     p.add_argument(
         "--temperature",
         type=float,

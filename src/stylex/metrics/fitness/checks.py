@@ -92,7 +92,7 @@ def concentration_check(run, w, c, donors, th: FitnessThresholds) -> Check:
     """``condition_concentration`` (module docstring)."""
     g = run.generator
     ok = (donors >= 0).to(w.device)
-    space = g.style_space(include_rgb=False)
+    space = g.style_space(include_rgb=True)  # the StyleSpace AttFind searches by default
     s = space.flatten([s_.float() for s_ in g.styles(w, c)]).cpu()
     s_swap = space.flatten([s_.float() for s_ in g.styles(w[ok], c[donors.to(w.device)[ok]])])
     change = (s_swap.cpu() - s[ok.cpu()]).abs().mean(0) / (s.std(0) + 1e-8)
