@@ -174,6 +174,9 @@ def test_style_space_index_roundtrip():
             assert sp.index(layer, ch) == i
         with pytest.raises(IndexError):
             sp.locate(sp.total)
+    # captions: the first layers are conv 4 px then toRGB 4 px; the last is toRGB at 32 px
+    assert [g.describe_layer(i) for i in (0, 1)] == ["conv 4 px", "toRGB 4 px"]
+    assert g.describe_layer(g.num_layers - 1) == "toRGB 32 px"
     sp = g.style_space()
     styles = g.styles(torch.randn(2, 16))
     flat = sp.flatten(styles)

@@ -138,6 +138,9 @@ def test_cli_uses_the_default_recipe_and_flags_override(monkeypatch, tmp_path):
     assert mixed["cond_dropout"] == 0.25 and mixed["steps"] == 9
     assert mixed["recipe"] == DEFAULT_RECIPE
     assert mixed["lambda_inv"] == RECIPES[DEFAULT_RECIPE]["lambda_inv"]
+    assert plain["encoder_features"] == "effnet"  # the default recipe's encoder
+    own = _cli_config(monkeypatch, tmp_path, "--encoder-features", "trained")
+    assert own["encoder_features"] == "trained" and own["recipe"] == DEFAULT_RECIPE
 
 
 def test_recipe_is_recorded_in_config_json(tmp_path):
@@ -360,3 +363,19 @@ def test_auto_precision_reads_the_x86_flags_not_onednn(monkeypatch):
     assert fast.native_bf16(cpu) is True
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     assert fast.native_bf16(cpu) is False
+
+
+def test_init_from_keeps_the_source_runs_encoder_kind(monkeypatch, tmp_path, tiny_run):
+    from stylex.errors import RunError
+
+    # the default recipe's encoder is "effnet"; a fine-tune of a "trained"-encoder run keeps
+    # that kind unless one is asked for (create_run refuses a mismatch)
+    assert RECIPES[DEFAULT_RECIPE]["encoder_features"] != "trained"
+    ft = _cli_config(monkeypatch, tmp_path, "--init-from", str(tiny_run))
+    assert ft["encoder_features"] == "trained" and ft["recipe"] == DEFAULT_RECIPE
+    asked = _cli_config(
+        monkeypatch, tmp_path, "--init-from", str(tiny_run), "--encoder-features", "effnet"
+    )
+    assert asked["encoder_features"] == "effnet"
+    with pytest.raises(RunError, match="run folder not found"):
+        _cli_config(monkeypatch, tmp_path, "--init-from", str(tmp_path / "missing"))

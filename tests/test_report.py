@@ -119,6 +119,12 @@ def test_report_without_metrics(tiny_run):
     attrs = json.loads((tiny_run / "attfind" / "attributes.json").read_text())
     for c in attrs["classes"]:
         assert f"Class “{html.escape(c['class'])}”" in page
+    # each card names its layer's kind and resolution (rgb layers of the 16-px generator: 1, 4, 7)
+    cards = [a for c in attrs["classes"] for a in c["attributes"][:1]]
+    assert cards
+    for a in cards:
+        kind = "toRGB" if a["layer"] in (1, 4, 7) else "conv"
+        assert f"<h4>layer {a['layer']} ({kind} " in page
     images = _images(page)
     kinds = {im.format for im in images}
     assert kinds == {"PNG", "GIF"}

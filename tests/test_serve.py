@@ -157,6 +157,7 @@ def test_session_edit_flip(client):
     assert _decode(s["reconstruction"]).shape == (16, 16, 3)
     assert sum(s["probs"]) == pytest.approx(1, abs=1e-4)
     assert {str(a["index"]) for a in attrs} <= set(s["values"])
+    assert all(a["where"].split()[0] in ("conv", "toRGB") for a in attrs)  # the layer's kind
     sid = s["session"]
     # no change: the reconstruction
     r = client.post("/api/edit", json={"session": sid, "values": s["values"]}).json()
@@ -414,6 +415,9 @@ def test_viewer_in_headless_chromium(tiny_run, tmp_path):
             assert page.locator("#thumbs button.selected").get_attribute("data-index") == str(pick)
             sliders = page.locator("#sliders input[type=range]")
             assert sliders.count() == len(info["classes"][k]["attributes"])
+            head = page.locator("#sliders .slider .head").first.inner_text()
+            first = info["classes"][k]["attributes"][0]
+            assert f"layer {first['layer']} ({first['where']})" in head
             src0 = page.get_attribute("#img-edited", "src")
             probs0 = page.inner_text("#probs-edited")
             assert src0 == page.get_attribute("#img-reconstruction", "src")

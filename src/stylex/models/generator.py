@@ -115,6 +115,11 @@ class Generator(PretrainedMixin, nn.Module):
     def layer_kinds(self) -> list[str]:
         return [layer.kind for layer in self.style_layers()]
 
+    def describe_layer(self, i: int) -> str:
+        """``"conv 16 px"`` / ``"toRGB 32 px"``: what synthesis layer ``i`` is, for captions."""
+        layer = self.layer(i)
+        return f"{'toRGB' if layer.kind == 'rgb' else 'conv'} {layer.resolution} px"
+
     def style_space(self, include_rgb: bool = False) -> StyleSpace:
         layers = self.style_layers()
         ids = [i for i, layer in enumerate(layers) if include_rgb or layer.kind == "conv"]

@@ -4,8 +4,9 @@ static page.
 API (all JSON; errors are ``{"error": MESSAGE}`` with a 4xx/5xx status):
 
 * ``GET /api/info`` — run name, resolution, channels, class names, per class its top
-  attributes (``index`` = flat StyleSpace id, ``layer``, ``channel``, ``direction``, ``target``,
-  ``effect``, ``flipped``, slider range ``min``/``max``), number of held-out images.
+  attributes (``index`` = flat StyleSpace id, ``layer``, ``where`` (its kind and resolution,
+  e.g. "toRGB 32 px"), ``channel``, ``direction``, ``target``, ``effect``, ``flipped``, slider
+  range ``min``/``max``), number of held-out images.
 * ``GET /api/images?offset=&limit=`` — held-out images' index, id and label;
   ``GET /api/images/{i}?scale=`` — one as PNG (404 for an index out of range).
 * ``POST /api/session`` — open an image: JSON ``{"index": i}`` (held-out image ``i``), or an

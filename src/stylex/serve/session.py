@@ -149,6 +149,7 @@ class Viewer:
                             "rank": r + 1,
                             "index": a.index,
                             "layer": a.layer,
+                            "where": self.generator.describe_layer(a.layer),
                             "channel": a.channel,
                             "direction": a.direction,
                             "target": float(self.effects.targets[a.direction_index, a.index]),

@@ -15,6 +15,7 @@ from stylex.runtime import add_device_argument
 from stylex.training import run_folder
 from stylex.training.config import TrainConfig
 from stylex.training.recipes import DEFAULT_RECIPE, RECIPES, recipe_config
+from stylex.training.run_config import RunConfig
 from stylex.training.setup import resume_run
 
 
@@ -123,6 +124,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_contract_arguments(p)
 
 
+def _source_encoder_features(run_dir: str) -> str:
+    """The encoder kind of the run ``--init-from`` names (RunError when it is not a run)."""
+    return RunConfig.read(run_dir).train.encoder_features
+
+
 def _bool(v: str) -> bool:
     return v.lower() in ("1", "true", "yes", "on")
 
@@ -157,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.data or not args.classifier:
             raise StylexError("--data and --classifier are required for a new run")
+        if args.init_from and "encoder_features" not in overrides:
+            # a fine-tune keeps the source's encoder kind unless one is asked for
+            overrides["encoder_features"] = _source_encoder_features(args.init_from)
         tc = recipe_config(
             args.recipe or DEFAULT_RECIPE,
             **{

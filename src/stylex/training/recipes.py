@@ -30,6 +30,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         "cond_sparsity": 80.0,
         "warmup_steps": 500,
         "warmup_adv": 0.0,
+        # session 16: an encoder on frozen pretrained features keeps the synthetic tasks'
+        # shape and gives AttFind (over the full StyleSpace) the label factors
+        "encoder_features": "effnet",
     },
 }
 DEFAULT_RECIPE = "stylex"

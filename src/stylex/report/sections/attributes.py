@@ -77,7 +77,8 @@ def attribute_card(
     return (
         f'<div class="card attr-card{" compact" if compact else ""}"><div class="attr-head">'
         f'<span class="rank">#{view.rank + 1}</span>'
-        f"<h4>layer {a.layer} · channel {a.channel} · toward {esc(a.direction)}</h4>"
+        f"<h4>layer {a.layer} ({ex.generator.describe_layer(a.layer)}) · channel {a.channel}"
+        f" · toward {esc(a.direction)}</h4>"
         f'<span class="stats">{stats}</span></div>'
         f'<div class="row attr-body">{"".join(figs)}</div></div>'
     )

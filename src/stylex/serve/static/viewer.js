@@ -264,7 +264,7 @@ function buildSliders() {
       el("div", { class: "head" }, [
         el("span", {}, [
           el("b", { text: `#${a.rank}` }),
-          document.createTextNode(` layer ${a.layer} · ch ${a.channel} · ${arrow}`),
+          document.createTextNode(` layer ${a.layer} (${a.where}) · ch ${a.channel} · ${arrow}`),
         ]),
         el("span", { class: "muted", text: `effect ${a.effect.toFixed(3)} ` }, [show]),
       ]),
