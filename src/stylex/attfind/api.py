@@ -43,7 +43,7 @@ import stylex.attfind.resume as resume_files
 from stylex import distributed as distr
 from stylex.attfind.d_filter import discriminator_filter
 from stylex.attfind.delta import ProgressFn, fast_effects, reference_effects
-from stylex.attfind.effects import DIRECTIONS, Effects, chunk_bounds
+from stylex.attfind.effects import DEFAULT_INCLUDE_RGB, DIRECTIONS, Effects, chunk_bounds
 from stylex.attfind.result import AttFindResult, agreement
 from stylex.attfind.screen import DEFAULT_CANDIDATES_PER_TOP_K, screen_pairs
 from stylex.attfind.select import (
@@ -84,7 +84,7 @@ class AttFind:
         self,
         run,
         shift_size: float = 1.0,
-        include_rgb: bool = True,
+        include_rgb: bool = DEFAULT_INCLUDE_RGB,
         batch: int | None = None,
         progress: bool = True,
         images_per_chunk: int = 16,

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from stylex.attfind.api import DEFAULT_CANDIDATES_PER_TOP_K
+from stylex.attfind.effects import DEFAULT_INCLUDE_RGB
 from stylex.attfind.select import DEFAULT_MAX_FLIP_FRACTION, DEFAULT_THRESHOLD
 from stylex.classifier.options import add_contract_arguments, contract_from_args
 from stylex.runtime import add_device_argument
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--include-rgb",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=DEFAULT_INCLUDE_RGB,
         help="also edit the toRGB layers' styles (default; --no-include-rgb: conv layers only)",
     )
     p.add_argument(

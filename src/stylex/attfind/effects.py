@@ -28,6 +28,8 @@ from stylex.utils.fs import atomic_write_bytes, atomic_write_json, read_versione
 
 EFFECTS_FORMAT = 1
 DIRECTIONS = ("min", "max")
+DEFAULT_INCLUDE_RGB = True
+"""AttFind searches the toRGB styles too unless told otherwise (``AttFind(include_rgb=…)``)."""
 
 
 # ------------------------------------------------------------------------------ the result

@@ -124,11 +124,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_contract_arguments(p)
 
 
-def _source_encoder_features(run_dir: str) -> str:
-    """The encoder kind of the run ``--init-from`` names (RunError when it is not a run)."""
-    return RunConfig.read(run_dir).train.encoder_features
-
-
 def _bool(v: str) -> bool:
     return v.lower() in ("1", "true", "yes", "on")
 
@@ -164,8 +159,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.data or not args.classifier:
             raise StylexError("--data and --classifier are required for a new run")
         if args.init_from and "encoder_features" not in overrides:
-            # a fine-tune keeps the source's encoder kind unless one is asked for
-            overrides["encoder_features"] = _source_encoder_features(args.init_from)
+            # a fine-tune keeps the source's encoder kind unless one is asked for (RunError
+            # when --init-from is not a run)
+            overrides["encoder_features"] = RunConfig.read(args.init_from).train.encoder_features
         tc = recipe_config(
             args.recipe or DEFAULT_RECIPE,
             **{

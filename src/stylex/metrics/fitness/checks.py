@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from stylex.attfind.effects import DEFAULT_INCLUDE_RGB
 from stylex.attfind.result import ATTRIBUTES_FORMAT
 from stylex.errors import StylexError
 from stylex.metrics.fitness.ground_truth import (
@@ -92,7 +93,7 @@ def concentration_check(run, w, c, donors, th: FitnessThresholds) -> Check:
     """``condition_concentration`` (module docstring)."""
     g = run.generator
     ok = (donors >= 0).to(w.device)
-    space = g.style_space(include_rgb=True)  # the StyleSpace AttFind searches by default
+    space = g.style_space(include_rgb=DEFAULT_INCLUDE_RGB)  # the space AttFind searches
     s = space.flatten([s_.float() for s_ in g.styles(w, c)]).cpu()
     s_swap = space.flatten([s_.float() for s_ in g.styles(w[ok], c[donors.to(w.device)[ok]])])
     change = (s_swap.cpu() - s[ok.cpu()]).abs().mean(0) / (s.std(0) + 1e-8)
