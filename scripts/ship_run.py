@@ -1,6 +1,7 @@
 """Copy a finished run folder into ``src/stylex/pretrained/NAME`` as a shipped run.
 
-What is shipped: the exported weights as fp16 safetensors (loaded into fp32 modules), the
+What is shipped: the exported weights as fp16 safetensors (loaded into fp32 modules; an
+``"effnet"`` encoder's feature statistics stay fp32), the
 weights' JSON configs, ``config.json`` with a ``history`` entry describing the budget, the
 classifier, ``log.jsonl`` and the last sample grid. Not shipped: checkpoints (optimiser state),
 AttFind results, metrics, reports, TensorBoard events. The largest absolute fp16 rounding error
@@ -26,6 +27,10 @@ from stylex.report.training_log import steps_done
 from stylex.training.run_config import RunConfig
 
 WEIGHTS = ("generator", "encoder", "discriminator")
+FP32_KEYS = ("feat_mean", "feat_std")
+"""Kept in fp32: an ``"effnet"`` encoder's feature standardisation (35 KB at 32 px). In fp16 a
+mean rounds by up to 0.03 of its feature's std, and the fp16 copy's reconstructions of 64
+held-out Fashion-MNIST images moved by up to 0.0068 instead of 0.0050."""
 
 
 def main() -> int:
@@ -47,7 +52,10 @@ def main() -> int:
         if not src.is_file():
             continue
         state = load_file(str(src))
-        half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        half = {
+            k: v.half() if v.is_floating_point() and k not in FP32_KEYS else v
+            for k, v in state.items()
+        }
         err = max(
             ((half[k].float() - v.float()).abs().max().item() for k, v in state.items()),
             default=0.0,

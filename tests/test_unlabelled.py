@@ -142,7 +142,8 @@ def test_a_run_on_unlabelled_data_stores_and_reloads_the_predicted_labels(flat, 
     clf_file = tmp_path / "warm.pt"
     _save_warm(clf_file)
     tc = TrainConfig(steps=2, batch=4, checkpoint_every=2, sample_every=2, eval_every=2,
-                     eval_images=8, log_every=1, perceptual="none")  # fmt: skip
+                     eval_images=8, log_every=1, perceptual="none",
+                     encoder_features="effnet")  # fmt: skip
     size = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)
     out = tmp_path / "run"
     with pytest.warns(UserWarning, match="not images"):
@@ -188,6 +189,8 @@ def test_an_unnamed_classifier_with_an_unused_output_on_unlabelled_data_ships(fl
     import sys
     from pathlib import Path
 
+    from safetensors.torch import load_file
+
     from stylex.run import Run
     from stylex.training import TrainConfig
     from stylex.training.networks import ModelSize
@@ -196,7 +199,8 @@ def test_an_unnamed_classifier_with_an_unused_output_on_unlabelled_data_ships(fl
     clf_file = tmp_path / "three.pt"
     save_torchscript(WarmOrNever(), ClassifierContract(), clf_file, (1, 3, 16, 16))
     tc = TrainConfig(steps=2, batch=4, checkpoint_every=2, sample_every=2, eval_every=2,
-                     eval_images=8, log_every=1, perceptual="none")  # fmt: skip
+                     eval_images=8, log_every=1, perceptual="none",
+                     encoder_features="effnet")  # fmt: skip
     size = ModelSize(channel_max=16, channel_base=256, w_dim=16, mapping_layers=2)
     out = tmp_path / "run"
     with pytest.warns(UserWarning):
@@ -207,6 +211,10 @@ def test_an_unnamed_classifier_with_an_unused_output_on_unlabelled_data_ships(fl
     subprocess.run(
         [sys.executable, str(script), str(out), str(shipped), "--note", "test"], check=True
     )
+    enc = load_file(str(shipped / "encoder.safetensors"))  # fp16, feature statistics fp32
+    assert enc["head.0.weight"].dtype == torch.float16
+    assert enc["feat_mean"].dtype == enc["feat_std"].dtype == torch.float32
+    assert torch.equal(enc["feat_mean"], load_file(str(out / "encoder.safetensors"))["feat_mean"])
     for folder in (out, shipped):
         run = Run.load(folder, device="cpu")
         assert run.class_names == ["class 0", "class 1"] and run.generator.config.cond_dim == 2
