@@ -259,6 +259,37 @@ def test_channels_last_step_equals_default(tmp_path, clf_path):  # noqa: F811
             torch.testing.assert_close(sa[k], sb[k], rtol=1e-4, atol=1e-5, msg=k)
 
 
+def test_effnet_real_features_computed_once_equal_per_call(tmp_path, clf_path):  # noqa: F811
+    """The step computes an "effnet" encoder's features of the real batch once for both phases;
+    the reference (E(x) extracting them at every call) trains to identical weights."""
+    kw = dict(encoder_features="effnet", lambda_cf=1.0, lambda_inv=1.0)
+    once = make(tmp_path, clf_path, "once", **kw)
+    ref = make(tmp_path, clf_path, "ref", **kw)
+    step_inputs = ref.loss.step_inputs
+
+    def per_call(x, step):
+        inp = step_inputs(x, step)
+        assert inp.feat_x is not None
+        inp.feat_x = None  # E(x) extracts them itself
+        return inp
+
+    ref.loss.step_inputs = per_call
+    calls = []
+    ext_calls = once.E.pretrained_features
+    once.E.pretrained_features = lambda img: calls.append(len(img)) or ext_calls(img)
+    for s in (0, 1, 2):
+        calls.clear()
+        so, sr = once.train_step(s), ref.train_step(s)
+        for k in sr:
+            assert torch.equal(so[k], sr[k]), (k, s)
+        # real batch once; E(x_rec) and E(x_rand) of the G+E phase: 3 extractions, not 4
+        assert len(calls) == 3, calls
+    for name in ("G", "E", "D"):
+        pr = dict(getattr(ref, name).named_parameters())
+        for k, p in getattr(once, name).named_parameters():
+            assert torch.equal(p, pr[k]), (name, k)
+
+
 # ------------------------------------------------------------------------- torch.compile
 @pytest.mark.slow  # ~95 s on 2 CPU cores, most of it inductor compiling
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])

@@ -168,9 +168,11 @@ class Encoder(PretrainedMixin, nn.Module):
         self.feat_mean.copy_(feats.mean(0))
         self.feat_std.copy_(feats.std(0, unbiased=False).clamp_min(0.01))
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        """w of ``img``. ``features``: ``pretrained_features(img)`` when the caller already has
+        them (an ``"effnet"`` encoder only; the training step computes a real batch's once)."""
         if self.config.features == "effnet":
-            f = self.pretrained_features(img)
+            f = self.pretrained_features(img) if features is None else features
             mean, std = self.feat_mean, self.feat_std
             return self.head((f.to(mean.dtype) - mean) / std)
         h = self.conv(self.trunk(img))

@@ -62,7 +62,9 @@ class StepInputs:
     """What both phases of one step share. x: real images [b, C, R, R] in [-1, 1];
     logits_real: C(x) [b, K] float32; c: the condition (None for a baseline run), c_enc: the
     encoder branch's (after condition dropout), c_shuf: c shuffled by ``perm`` for the random
-    branch; z: [b, z_dim]; ramp / adv_rec_w: the warm-up schedule's factors."""
+    branch; z: [b, z_dim]; ramp / adv_rec_w: the warm-up schedule's factors; feat_x: an
+    ``"effnet"`` encoder's pretrained features of x (frozen, so computed once for both phases),
+    else None."""
 
     step: int
     x: torch.Tensor
@@ -74,6 +76,7 @@ class StepInputs:
     z: torch.Tensor
     ramp: float
     adv_rec_w: float
+    feat_x: torch.Tensor | None = None
 
 
 def training_condition(logits: torch.Tensor, tc: TrainConfig) -> torch.Tensor | None:
@@ -128,7 +131,13 @@ class StylExLoss:
             c_enc = drop_condition(c, tc.cond_dropout, torch.rand(b, device=device))
         ramp = warmup_ramp(step, tc.warmup_steps)
         adv_rec_w = tc.warmup_adv + (1 - tc.warmup_adv) * ramp if tc.warmup_steps else 1.0
-        return StepInputs(step, x, logits_real, c, c_enc, c_shuf, perm, z, ramp, adv_rec_w)
+        feat_x = None
+        if self.E.config.features == "effnet":
+            with torch.no_grad(), self.autocast():
+                feat_x = self.E.pretrained_features(x)
+        return StepInputs(
+            step, x, logits_real, c, c_enc, c_shuf, perm, z, ramp, adv_rec_w, feat_x
+        )
 
     def accumulate_gradients(self, phase: str, inp: StepInputs, stats: StepStats) -> None:
         """Back-propagate ``phase``'s loss ("D" or "GE"); its scalars go to ``stats``."""
@@ -145,7 +154,7 @@ class StylExLoss:
         x, c, c_shuf = inp.x, inp.c, inp.c_shuf
         with self.autocast():
             with torch.no_grad():
-                w = E(x)
+                w = E(x, features=inp.feat_x)
                 x_rec = G.generate(w, c, noise_mode="const")
                 x_rand = G(inp.z, c_shuf, noise_mode="random")
             fakes = [D(x_rec.detach(), c), D(x_rand.detach(), c_shuf)]
@@ -171,7 +180,7 @@ class StylExLoss:
         tc, G, D, E, C = self.tc, self.G, self.D, self.E, self.C
         x, c, c_shuf, ramp = inp.x, inp.c, inp.c_shuf, inp.ramp
         with self.autocast():
-            w = E(x)
+            w = E(x, features=inp.feat_x)
             x_rec = G.generate(w, inp.c_enc, noise_mode="const")
             w_rand = G.map(inp.z)
             self._track_w_avg(w_rand)
