@@ -135,9 +135,7 @@ class StylExLoss:
         if self.E.config.features == "effnet":
             with torch.no_grad(), self.autocast():
                 feat_x = self.E.pretrained_features(x)
-        return StepInputs(
-            step, x, logits_real, c, c_enc, c_shuf, perm, z, ramp, adv_rec_w, feat_x
-        )
+        return StepInputs(step, x, logits_real, c, c_enc, c_shuf, perm, z, ramp, adv_rec_w, feat_x)
 
     def accumulate_gradients(self, phase: str, inp: StepInputs, stats: StepStats) -> None:
         """Back-propagate ``phase``'s loss ("D" or "GE"); its scalars go to ``stats``."""
