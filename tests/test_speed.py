@@ -290,6 +290,63 @@ def test_effnet_real_features_computed_once_equal_per_call(tmp_path, clf_path): 
             assert torch.equal(p, pr[k]), (name, k)
 
 
+def test_perceptual_reads_encoder_passes_equal_own_pass(tmp_path, clf_path):  # noqa: F811
+    """With an "effnet" encoder the perceptual term reads the stage maps of the encoder's passes
+    (the real batch's, and E(x')'s with its gradient): no pass of its own. The reference (the
+    perceptual distance extracting both images itself) trains to the same weights."""
+    kw = dict(
+        encoder_features="effnet",
+        perceptual="effnet",
+        lambda_perc=2.0,
+        lambda_cf=1.0,
+        lambda_inv=1.0,
+    )
+    shared = make(tmp_path, clf_path, "shared", **kw)
+    ref = make(tmp_path, clf_path, "ref", **kw)
+    assert shared.loss.perceptual_from_encoder  # 16 px: both at the 64-px working size
+    ref.loss.perceptual_from_encoder = False
+    passes, own = [], []
+    maps_fn = shared.E.pretrained_maps
+    shared.E.pretrained_maps = lambda img: passes.append(len(img)) or maps_fn(img)
+    perc_fn = shared.perceptual.forward
+    shared.perceptual.forward = lambda a, b: own.append(1) or perc_fn(a, b)
+    tol = dict(rtol=1e-4, atol=1e-5)
+    for s in (0, 1, 2):
+        passes.clear()
+        ss, sr = shared.train_step(s), ref.train_step(s)
+        assert float(sr["perc"]) > 0.01  # the term is on and not trivially zero
+        for k in sr:
+            torch.testing.assert_close(ss[k], sr[k], **tol, msg=f"{k} at step {s}")
+        # the real batch, E(x_rec), E(x_rand): three passes, the perceptual term none
+        assert len(passes) == 3 and not own, (passes, own)
+    for name in ("G", "E", "D"):
+        pr = dict(getattr(ref, name).named_parameters())
+        for k, p in getattr(shared, name).named_parameters():
+            # the same sums in another order (a batch of b, not 2b): float noise, which Adam
+            # magnifies where a gradient is ~0 (such an element moves by up to lr a step)
+            torch.testing.assert_close(p, pr[k], rtol=1e-4, atol=1e-3, msg=f"{name}.{k}")
+
+
+def test_perceptual_not_shared_at_another_working_size(tmp_path, clf_path):  # noqa: F811
+    """The trained encoder, or a perceptual size other than the encoder's, keeps its own pass."""
+    trained = make(tmp_path, clf_path, "trained", perceptual="effnet", lambda_perc=1.0)
+    assert trained.perceptual is not None and not trained.loss.perceptual_from_encoder
+    eff = make(tmp_path, clf_path, "eff", encoder_features="effnet", perceptual="effnet")
+    assert eff.loss.perceptual_from_encoder
+    eff.perceptual.size = 96
+    assert not type(eff.loss)(
+        eff.G,
+        eff.D,
+        eff.E,
+        eff.classifier,
+        eff.tc,
+        perceptual=eff.perceptual,
+        autocast=eff.loss.autocast,
+        d_r1=eff.loss.d_r1,
+        dist=eff.loss.dist,
+    ).perceptual_from_encoder
+
+
 # ------------------------------------------------------------------------- torch.compile
 @pytest.mark.slow  # ~95 s on 2 CPU cores, most of it inductor compiling
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])

@@ -136,13 +136,19 @@ class Encoder(PretrainedMixin, nn.Module):
         self.fc = EqualLinear(c4 * 16, c4, activation=True)
         self.out = EqualLinear(c4, cfg.w_dim)
 
-    def pretrained_features(self, img: torch.Tensor) -> torch.Tensor:
-        """The raw (unstandardised) flattened feature vector ``[B, feature_dim]`` of an
-        ``"effnet"`` encoder; gradients flow to ``img``."""
+    def pretrained_maps(self, img: torch.Tensor) -> list[torch.Tensor]:
+        """The shared extractor's stage maps of ``img`` (``DEFAULT_LAYERS``: strides 2, 4, 8,
+        16) at the encoder's working size; an ``"effnet"`` encoder reads two of them
+        (:meth:`features_from_maps`). The training step also hands them to the perceptual
+        distance, which reads the same extractor at the same size. Gradients flow to ``img``."""
         from stylex.perceptual.backbone import get_feature_extractor
 
         extractor = get_feature_extractor(img.device, size=feature_size(self.config.resolution))
-        maps = extractor(img)
+        return extractor(img)
+
+    @staticmethod
+    def features_from_maps(maps: list[torch.Tensor]) -> torch.Tensor:
+        """The flattened feature vector ``[B, feature_dim]`` of :meth:`pretrained_maps`' maps."""
         parts = []
         for i in FEATURE_LAYERS:
             m = maps[i]
@@ -150,6 +156,11 @@ class Encoder(PretrainedMixin, nn.Module):
                 m = nn.functional.adaptive_avg_pool2d(m, FEATURE_MAX_SIDE)
             parts.append(m.flatten(1))
         return torch.cat(parts, dim=1)
+
+    def pretrained_features(self, img: torch.Tensor) -> torch.Tensor:
+        """The raw (unstandardised) flattened feature vector ``[B, feature_dim]`` of an
+        ``"effnet"`` encoder; gradients flow to ``img``."""
+        return self.features_from_maps(self.pretrained_maps(img))
 
     @torch.no_grad()
     def fit_feature_stats(self, images: torch.Tensor, batch: int = 128) -> None:

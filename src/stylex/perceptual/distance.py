@@ -48,10 +48,17 @@ def perceptual_distance(
     b = x.shape[0]
     both = torch.cat([extractor.preprocess(x), extractor.preprocess(y)])  # one pass for both
     maps, _ = extractor.trunk(both, extractor.layers[-1])
-    total = both.new_zeros(b)
-    for f in maps:
-        f = _unit(f)
-        total = total + (f[:b] - f[b:]).square().sum(dim=1).mean(dim=(1, 2))
+    return distance_from_maps([f[:b] for f in maps], [f[b:] for f in maps])
+
+
+def distance_from_maps(maps_x: list[torch.Tensor], maps_y: list[torch.Tensor]) -> torch.Tensor:
+    """:func:`perceptual_distance` from the extractor's stage maps of x and y, computed
+    elsewhere (the training step shares them with an ``"effnet"`` encoder's passes)."""
+    if len(maps_x) != len(maps_y):
+        raise ValueError(f"{len(maps_x)} stage maps of x, {len(maps_y)} of y")
+    total = maps_x[0].new_zeros(maps_x[0].shape[0])
+    for fx, fy in zip(maps_x, maps_y):
+        total = total + (_unit(fx) - _unit(fy)).square().sum(dim=1).mean(dim=(1, 2))
     return total
 
 

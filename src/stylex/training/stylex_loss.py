@@ -27,6 +27,8 @@ from torch import nn
 from stylex import distributed as distr
 from stylex.models import Discriminator, Encoder, Generator
 from stylex.models.condition import condition_from_logits
+from stylex.models.discriminator import feature_size
+from stylex.perceptual.distance import distance_from_maps
 from stylex.training.config import TrainConfig
 from stylex.training.losses import (
     classifier_kl,
@@ -64,7 +66,8 @@ class StepInputs:
     encoder branch's (after condition dropout), c_shuf: c shuffled by ``perm`` for the random
     branch; z: [b, z_dim]; ramp / adv_rec_w: the warm-up schedule's factors; feat_x: an
     ``"effnet"`` encoder's pretrained features of x (frozen, so computed once for both phases),
-    else None."""
+    else None; maps_x: the extractor's stage maps of x, when the perceptual term reads them
+    too (:attr:`StylExLoss.perceptual_from_encoder`), else None."""
 
     step: int
     x: torch.Tensor
@@ -77,6 +80,7 @@ class StepInputs:
     ramp: float
     adv_rec_w: float
     feat_x: torch.Tensor | None = None
+    maps_x: list[torch.Tensor] | None = None
 
 
 def training_condition(logits: torch.Tensor, tc: TrainConfig) -> torch.Tensor | None:
@@ -92,6 +96,12 @@ class StylExLoss:
     ``autocast``: a factory of the step's autocast context; ``d_r1``: D's forward used for the
     R1 penalty (eager when D is compiled: double backward); ``perceptual``: the perceptual
     distance (None when off).
+
+    With an ``"effnet"`` encoder and the ``"effnet"`` perceptual distance at the encoder's
+    working size, both read the same frozen extractor at the same size: the step then passes
+    each image through it once for both (:attr:`perceptual_from_encoder`; the real batch in
+    :meth:`step_inputs`, the reconstruction for ``E(x')``), so the perceptual term costs no
+    extra pass. Setting the attribute to False gives the reference (a pass of its own).
     """
 
     def __init__(
@@ -113,6 +123,12 @@ class StylExLoss:
         self.autocast = autocast
         self.d_r1 = d_r1
         self.dist = dist
+        self.perceptual_from_encoder = (
+            perceptual is not None
+            and getattr(perceptual, "kind", None) == "effnet"
+            and E.config.features == "effnet"
+            and getattr(perceptual, "size", None) == feature_size(E.config.resolution)
+        )
 
     def step_inputs(self, x: torch.Tensor, step: int) -> StepInputs:
         """The step's condition and random draws (global RNG, in this order: shuffle, z,
@@ -131,11 +147,17 @@ class StylExLoss:
             c_enc = drop_condition(c, tc.cond_dropout, torch.rand(b, device=device))
         ramp = warmup_ramp(step, tc.warmup_steps)
         adv_rec_w = tc.warmup_adv + (1 - tc.warmup_adv) * ramp if tc.warmup_steps else 1.0
-        feat_x = None
+        feat_x = maps_x = None
         if self.E.config.features == "effnet":
             with torch.no_grad(), self.autocast():
-                feat_x = self.E.pretrained_features(x)
-        return StepInputs(step, x, logits_real, c, c_enc, c_shuf, perm, z, ramp, adv_rec_w, feat_x)
+                if self.perceptual_from_encoder:
+                    maps_x = self.E.pretrained_maps(x)
+                    feat_x = self.E.features_from_maps(maps_x)
+                else:
+                    feat_x = self.E.pretrained_features(x)
+        return StepInputs(
+            step, x, logits_real, c, c_enc, c_shuf, perm, z, ramp, adv_rec_w, feat_x, maps_x
+        )
 
     def accumulate_gradients(self, phase: str, inp: StepInputs, stats: StepStats) -> None:
         """Back-propagate ``phase``'s loss ("D" or "GE"); its scalars go to ``stats``."""
@@ -190,7 +212,13 @@ class StylExLoss:
             if tc.rec_loss != "l1":
                 loss_rec = reconstruction_loss(x_rec, x, tc.rec_loss)
                 stats.add(rec=loss_rec)
-            loss_w = l1(E(x_rec).float(), w.detach().float())
+            maps_rec = None
+            if self.perceptual_from_encoder and inp.maps_x is not None:
+                maps_rec = E.pretrained_maps(x_rec)  # one pass for E(x') and the perceptual term
+                w_rec = E(x_rec, features=E.features_from_maps(maps_rec))
+            else:
+                w_rec = E(x_rec)
+            loss_w = l1(w_rec.float(), w.detach().float())
             loss = adv + tc.lambda_l1 * loss_rec + tc.lambda_w * loss_w
             if tc.lambda_env > 0:  # recipe: the object's extent, whatever its texture
                 env = envelope_l1(x_rec, x)
@@ -205,7 +233,10 @@ class StylExLoss:
                 loss = loss + tc.lambda_inv * inv
                 stats.add(w_inv=inv)
             if self.perceptual is not None:
-                loss_p = self.perceptual(x_rec.float(), x)
+                if maps_rec is not None and inp.maps_x is not None:
+                    loss_p = distance_from_maps(maps_rec, inp.maps_x).mean()
+                else:
+                    loss_p = self.perceptual(x_rec.float(), x)
                 loss = loss + tc.lambda_perc * loss_p
                 stats.add(perc=loss_p)
             if not tc.baseline and tc.lambda_cls > 0:
