@@ -4,6 +4,7 @@ classifier's predictions are the labels, stored in the run so that every stage r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +106,12 @@ def test_the_classifier_labels_unlabelled_data_and_its_check_claims_no_accuracy(
     assert torch.equal(labelled.labels, _warm_truth(ds))
     assert 0 < int(labelled.labels.sum()) < len(ds)
     assert "no labels" in notes[0] and "not checked" in notes[0]
+    # one pass over the data: the number of outputs is read off its logits, not an extra call
+    seen = []
+    counting = Classifier(Warm(), {"class_names": ["cool", "warm"]})
+    counting.module.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
+    again, _ = label_by_classifier(counting, ds, batch=50)
+    assert seen == [50, 50, 20] and torch.equal(again.labels, labelled.labels)
     _, check = check_unlabelled(clf, ds)
     assert check.verdict == "unlabelled" and check.accuracy is None and check.usable
     assert not check.fit
@@ -187,7 +194,6 @@ def test_check_classifier_on_unlabelled_data_reports_predictions(flat, tmp_path,
 def test_an_unnamed_classifier_with_an_unused_output_on_unlabelled_data_ships(flat, tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
     from safetensors.torch import load_file
 
@@ -225,3 +231,73 @@ def test_an_unnamed_classifier_with_an_unused_output_on_unlabelled_data_ships(fl
     (shipped / LABELS_FILE).unlink()
     with pytest.raises(RunError, match="predicted labels not found"):
         Run.load(shipped, device="cpu").dataset("val")
+
+
+class RankSkewed(nn.Module):
+    """WarmOrNever, except that on rank 1 its third class wins for the images greener than
+    ``thr``: two devices that disagree near a tie, in exaggerated form."""
+
+    def __init__(self, rank: int, thr: float):
+        super().__init__()
+        self.rank, self.thr = rank, thr
+
+    def forward(self, x):
+        three = WarmOrNever()(x)
+        if self.rank == 1:
+            green = x[:, 1].mean((1, 2)) > self.thr
+            three[:, 2] = torch.where(green, three.max(1).values + 1, three[:, 2])
+        return three
+
+
+def _agree_worker(rank, port, root, result_dir):
+    import os
+
+    from stylex import distributed as distr
+    from stylex.classifier.unlabelled import check_unlabelled
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2",
+                      RANK=str(rank), LOCAL_RANK=str(rank))  # fmt: skip
+    torch.set_num_threads(1)
+    info = distr.init_from_env("cpu")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = load_dataset(root)
+    thr = float(ds.float_images()[:, 1].mean((1, 2)).quantile(0.95))
+    clf = Classifier(RankSkewed(rank, thr), {"class_names": ["cool", "warm", "never"]})
+    labelled, _ = check_unlabelled(
+        clf, ds, agree=lambda pred: distr.broadcast_from_main(pred, info, "cpu")
+    )
+    own, _ = label_by_classifier(
+        Classifier(RankSkewed(rank, thr), {"class_names": ["cool", "warm", "never"]}), ds
+    )
+    Path(result_dir, f"rank{rank}.json").write_text(
+        json.dumps(
+            {
+                "agreed": labelled.class_names,
+                "labels": labelled.labels.tolist(),
+                "own": own.class_names,
+            }
+        )  # fmt: skip
+    )
+    import torch.distributed as dist
+
+    dist.destroy_process_group()
+
+
+def test_ranks_label_unlabelled_data_with_rank_0s_predictions(flat, tmp_path):
+    """On several devices every rank takes rank 0's predictions, so a class that one device
+    predicts and another does not cannot give the ranks different class sets."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_agree_worker, args=(port, str(flat), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["own"] == ["cool", "warm"] and r1["own"] == ["cool", "warm", "never"]  # disagree
+    assert r0["agreed"] == r1["agreed"] == ["cool", "warm"]
+    assert r0["labels"] == r1["labels"]

@@ -83,6 +83,16 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo, device) -> torch.Tensor:
     return buf.cpu()
 
 
+def broadcast_from_main(t: torch.Tensor, info: DistInfo, device) -> torch.Tensor:
+    """Rank 0's ``t`` on every rank (same shape and dtype on all; sent on ``device``, returned
+    on the CPU)."""
+    if not info.enabled:
+        return t
+    buf = t.to(device).contiguous()
+    dist.broadcast(buf, src=0)
+    return buf.cpu()
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

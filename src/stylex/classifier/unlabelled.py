@@ -20,6 +20,7 @@ or to measure them. A folder of images with no class sub-folders, or an ``.npz``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,6 +42,14 @@ def predict_labels(
     clf, ds: StylexDataset, batch: int = 256, progress: bool = False
 ) -> torch.Tensor:
     """The classifier's predicted class of every image of ``ds``, int64 ``[N]``."""
+    return _predict(clf, ds, batch, progress)[0]
+
+
+@torch.no_grad()
+def _predict(clf, ds: StylexDataset, batch: int, progress: bool) -> tuple[torch.Tensor, int]:
+    """:func:`predict_labels` and the classifier's number of outputs (read off its logits)."""
+    if len(ds) == 0:
+        raise ValueError(f"{ds.name} has no images to label")
     bar = None
     if progress and len(ds) > batch:
         from tqdm.auto import tqdm
@@ -66,11 +75,12 @@ def predict_labels(
                 "weights and its input range (--input-range)"
             )
         out.append(logits.argmax(1).cpu())
+        width = int(logits.shape[1])
         if bar is not None:
             bar.update(len(x))
     if bar is not None:
         bar.close()
-    return torch.cat(out)
+    return torch.cat(out), width
 
 
 def min_class_images(n: int) -> int:
@@ -80,7 +90,11 @@ def min_class_images(n: int) -> int:
 
 
 def label_by_classifier(
-    clf, ds: StylexDataset, batch: int = 256, progress: bool = False
+    clf,
+    ds: StylexDataset,
+    batch: int = 256,
+    progress: bool = False,
+    agree: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[StylexDataset, list[str]]:
     """Unlabelled ``ds`` with the classifier's predictions as labels, and notes for the user.
 
@@ -91,12 +105,17 @@ def label_by_classifier(
     the condition, AttFind and the metrics work with its probabilities among them, and an image
     predicted as a dropped class takes its most likely kept one. Raises
     :class:`ClassifierError` when fewer than two classes remain, or when the class names do not
-    match the classifier's outputs."""
+    match the classifier's outputs.
+
+    ``agree``: maps this process's predictions to the ones every process uses (training on
+    several devices passes rank 0's, broadcast): predictions on different devices can differ at
+    a near tie, and a class at the 1 % threshold would then be kept on one rank and not on
+    another, giving the ranks networks of different shapes."""
     if ds.labelled:
         raise ValueError(f"{ds.name} is labelled; label_by_classifier is for unlabelled data")
-    pred = predict_labels(clf, ds, batch, progress)
-    with torch.no_grad():
-        width = int(clf(ds.float_images(slice(0, 1)).to(clf.device)).shape[1])
+    pred, width = _predict(clf, ds, batch, progress)
+    if agree is not None:
+        pred = agree(pred)
     names = list(clf.class_names)
     anonymous = not names
     if anonymous:
@@ -124,6 +143,8 @@ def label_by_classifier(
         outputs = clf.contract.outputs
         clf.contract.outputs = [outputs[j] for j in kept] if outputs else kept
         pred = predict_labels(clf, ds, batch, progress)  # argmax among the kept outputs
+        if agree is not None:
+            pred = agree(pred)
         notes.append(
             f"the classifier has {width} classes and predicts {len(kept)} of them for {need} or "
             f"more images each ({', '.join(names[j] for j in kept)}): those are the run's "
@@ -168,14 +189,20 @@ def unlabelled_check(check: ClassifierCheck) -> ClassifierCheck:
 
 
 def check_unlabelled(
-    clf, ds: StylexDataset, num_images: int = 256, seed: int = 0, progress: bool = False
+    clf,
+    ds: StylexDataset,
+    num_images: int = 256,
+    seed: int = 0,
+    progress: bool = False,
+    agree: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[StylexDataset, ClassifierCheck]:
-    """Label unlabelled ``ds`` with ``clf`` (:func:`label_by_classifier`) and check ``clf`` on
-    it (:func:`~stylex.classifier.diagnose_classifier`'s structural checks; verdict
-    ``unlabelled``, the labelling's notes first). Returns the labelled data and the check."""
+    """Label unlabelled ``ds`` with ``clf`` (:func:`label_by_classifier`, ``agree`` as there)
+    and check ``clf`` on it (:func:`~stylex.classifier.diagnose_classifier`'s structural
+    checks; verdict ``unlabelled``, the labelling's notes first). Returns the labelled data and
+    the check."""
     from stylex.classifier.diagnose import diagnose_classifier
 
-    labelled, notes = label_by_classifier(clf, ds, progress=progress)
+    labelled, notes = label_by_classifier(clf, ds, progress=progress, agree=agree)
     check = diagnose_classifier(clf, labelled, num_images=num_images, seed=seed, alternatives=False)
     check = unlabelled_check(check)
     check.notes[:0] = notes

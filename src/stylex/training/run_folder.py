@@ -103,7 +103,12 @@ def create_run(
     clf = load_classifier(classifier, contract=contract, device=dev)
     given_spec, order, check = data, None, None
     if not ds.labelled:  # the classifier's predictions are the labels
-        ds, check = check_unlabelled(clf, ds, progress=progress and info.is_main)
+        ds, check = check_unlabelled(
+            clf,
+            ds,
+            progress=progress and info.is_main,
+            agree=lambda pred: distr.broadcast_from_main(pred, info, dev),
+        )
         train_set, val_set = ds.split(val_fraction, seed=tc.seed)
     else:
         order = match_class_order(clf.class_names, ds.class_names)
