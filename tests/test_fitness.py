@@ -121,6 +121,8 @@ def test_condition_only_run_is_not_fit(tiny_run):
     neutral = f.checks["neutral_consistency"]
     assert neutral.passed is False and neutral.value <= neutral.reference + 1e-9  # ... E nothing
     assert f.checks["swap_follow"].value == pytest.approx(1.0)
+    assert f.checks["swap_follow"].passed is True
+    assert not any("hardly controls the class" in w for w in f.warnings)
     assert any(c.startswith("class carried only by the condition") for c in f.causes)
     assert any("--lambda-cf" in c for c in f.causes)
 
@@ -176,7 +178,12 @@ def test_image_carried_class_passes_the_condition_check(tiny_run):
     f = compute_fitness(run, _images(run))
     assert f.checks["neutral_consistency"].passed is True
     assert f.checks["neutral_consistency"].value == 1.0
-    assert f.checks["swap_follow"].value == 0.0  # the condition controls nothing
+    swap = f.checks["swap_follow"]
+    assert swap.value == 0.0  # the condition controls nothing: an advisory failure, a warning
+    assert swap.passed is False and not swap.required and swap.status == "failed"
+    warning = next(w for w in f.warnings if "hardly controls the class" in w)
+    assert "only 0% of the reconstructions" in warning and "--lambda-cf" in warning
+    assert "swap_follow" in f.format() and "swap_follow" not in f.failed
     assert f.checks["reconstruction"].passed and f.checks["retrieval"].passed
 
 

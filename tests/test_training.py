@@ -397,6 +397,31 @@ def test_adversarial_counterfactual_term_is_logged_and_trains_the_generator(tmp_
     assert _changed(tmp_path, "generator.")
 
 
+def test_cf_to_encoder_false_keeps_the_counterfactual_gradient_out_of_the_encoder(
+    tmp_path, clf_path
+):
+    runs = {
+        "nocf": {"lambda_cf": 0.0},
+        "detached": {"lambda_cf": 1.0, "cf_to_encoder": False},
+        "full": {"lambda_cf": 1.0},
+    }
+    for name, kw in runs.items():  # one step from the same seed: the same start everywhere
+        make(tmp_path, clf_path, name, steps=1, **kw).train()
+    got = {name: weights(tmp_path / name) for name in runs}
+
+    def differ(a, b, prefix):
+        return max(
+            (got[a][k] - got[b][k]).abs().max().item() for k in got[a] if k.startswith(prefix)
+        )
+
+    # detached: the encoder takes exactly the update it takes without the term ...
+    assert differ("detached", "nocf", "encoder.") < 1e-6
+    # ... while the term still trains the generator, and with the default it reaches E too
+    assert differ("detached", "nocf", "generator.") > 1e-5
+    assert differ("full", "nocf", "encoder.") > 1e-5
+    assert TrainConfig().cf_to_encoder  # the paper's and the old behaviour stay the default
+
+
 def test_discriminator_sees_counterfactuals_as_fakes_with_d_cf(tmp_path, clf_path):
     plain, recs, _, _ = _train_with_and_without(
         tmp_path, clf_path, 3, {"d_cf": True}, lambda_adv_cf=1.0

@@ -30,6 +30,10 @@ class TrainConfig(ConfigMixin):
       ``λ · softplus(−D(G(E(x_i), c_j), c_j))`` (same ramp as ``lambda_cf``): without it the
       counterfactual loss is met by any image the classifier reads as the other class,
       realistic or not;
+    * ``cf_to_encoder`` — whether the counterfactual terms' gradient also reaches the encoder
+      (through w); False: the counterfactual is generated from a detached w, so only the
+      generator learns to let c carry the class and the encoder is trained by reconstruction
+      alone (it is not pushed to leave the label's factors out of w);
     * ``d_cf`` — the discriminator also sees those counterfactuals as fakes (one more
       generator pass per step), so that ``lambda_adv_cf`` is judged by a discriminator that has
       learnt what a counterfactual looks like, not only reconstructions and samples;
@@ -78,6 +82,7 @@ class TrainConfig(ConfigMixin):
     cond_sparsity: float = 0.0
     lambda_cf: float = 0.0
     lambda_adv_cf: float = 0.0
+    cf_to_encoder: bool = True
     d_cf: bool = False
     cond_min_res: int = 0
     cond_signal: str = "probs"

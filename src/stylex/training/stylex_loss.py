@@ -244,7 +244,8 @@ class StylExLoss:
                 loss = loss + tc.lambda_cls * kl
                 stats.add(kl=kl)
             if not tc.baseline and (tc.lambda_cf > 0 or tc.lambda_adv_cf > 0) and ramp > 0:
-                x_cf = G.generate(w, c_shuf, noise_mode="const")
+                w_cf = w if tc.cf_to_encoder else w.detach()
+                x_cf = G.generate(w_cf, c_shuf, noise_mode="const")
                 if tc.lambda_cf > 0:
                     cf = classifier_kl(inp.logits_real[inp.perm], C(x_cf.float()))
                     loss = loss + tc.lambda_cf * ramp * cf

@@ -41,10 +41,15 @@ has the same predicted class)
     quarter of the way from chance to every image; under the null, where reconstructions
     ignore the image, the share is ``maj`` ± ~0.05 at N = 128). If it fails, the class is
     carried only by the condition.
-``swap_follow`` (informational; not applicable to a baseline run)
+``swap_follow`` (advisory; not applicable to a baseline run)
     share of ``G(E(x_i), c_j)`` classified as ``ŷ_j``, with ``j`` the next image (cyclically)
     of another class: how much the condition alone controls the class (the trainer's
-    ``cond_flip``; :func:`condition_swap`).
+    ``cond_flip``; :func:`condition_swap`). Passes at ≥ ``min_swap_follow`` (0.25). Below it
+    the class is carried by w, as in a baseline run, and the attributes need not be the ones
+    the classifier-conditioned training is for (measured, ``benchmarks/recipe_log.md``
+    session 19: 20 runs with the default's ``lambda_cf`` 3, 0.53–1.00; with ``--lambda-cf 1``
+    0.11 on the two-factor shapes task and 0.20 on gratings, whose ground-truth precision@5
+    fell from 0.8 to 0.4 and from 0.4 to 0.0).
 ``condition_concentration`` (advisory; not applicable to a baseline run)
     per conv style coordinate, the mean ``|s(w, c_j) − s(w, c_i)|`` over the swapped pairs,
     divided by the coordinate's std over the images; value = share of the total carried by the

@@ -324,10 +324,23 @@ def fitness_causes(checks: dict[str, Check], n: int) -> list[str]:
     return out
 
 
-def fitness_warnings(checks: dict[str, Check], cond_sparsity: float = 0.0) -> list[str]:
+def fitness_warnings(
+    checks: dict[str, Check], cond_sparsity: float = 0.0, lambda_cf: float | None = None
+) -> list[str]:
     """One warning per failed advisory check, and one per label factor that no top-10
-    attribute changes mainly (data with known factors)."""
+    attribute changes mainly (data with known factors). ``cond_sparsity`` / ``lambda_cf``:
+    the run's values, named in the fix."""
     out = []
+    swap = checks.get("swap_follow")
+    if swap is not None and swap.passed is False and swap.value is not None:
+        now = f" (now {lambda_cf:g})" if lambda_cf is not None else ""
+        out.append(
+            f"the condition hardly controls the class: only {swap.value:.0%} of the "
+            "reconstructions given another class's condition take that class, so the class is "
+            "carried by w as in a baseline run and the attributes need not be the classifier's "
+            "(measured: runs like this credit the label factors less often); raise "
+            f"--lambda-cf{now}"
+        )
     conc = checks["condition_concentration"]
     if conc.passed is False:
         fix = (

@@ -20,7 +20,6 @@ from stylex.metrics.fitness.checks import (
 from stylex.metrics.fitness.ground_truth import ground_truth_check
 from stylex.metrics.fitness.verdict import (
     FAILED,
-    INFO,
     NOT_APPLICABLE,
     PASSED,
     Check,
@@ -183,13 +182,15 @@ def compute_fitness(
                 batch,
             )
             follow = sum(s * m for s, m in parts if s is not None) / valid
+            ok = follow >= th.min_swap_follow
             checks["swap_follow"] = Check(
                 follow,
                 1 / max(k, 1),
-                None,
-                INFO,
+                ok,
+                PASSED if ok else FAILED,
                 required=False,
                 detail="share following another class's condition",
+                extra={"threshold": th.min_swap_follow},
             )
             checks["condition_concentration"] = concentration_check(run, w, c, donors, th)
         else:
@@ -225,5 +226,6 @@ def compute_fitness(
     fit = not any(c.required and c.passed is False for c in checks.values())
     config = getattr(run, "config", None)  # a RunConfig (absent on test doubles)
     sparsity = float(config.train.cond_sparsity) if config is not None else 0.0
-    warnings = fitness_warnings(checks, sparsity)
+    lambda_cf = float(config.train.lambda_cf) if config is not None else None
+    warnings = fitness_warnings(checks, sparsity, lambda_cf)
     return Fitness(fit, causes, checks, warnings, n, time.perf_counter() - t0, th)

@@ -28,6 +28,7 @@ class FitnessThresholds:
     min_consistency: float = 0.8  # reconstructions keep the class
     min_neutral_kappa: float = 0.25  # chance-corrected class share under the mean condition
     min_concentration: float = 0.5  # top-k coordinates carry half the condition's style change
+    min_swap_follow: float = 0.25  # (advisory) swapped conditions that carry the class along
     min_attribute_flip: float = 0.25  # top-10 attributes flip ≥ 25% more images than no edit
     min_attribute_effect: float = 0.01  # (no sufficiency) median top-attribute mean effect
     max_factor_excess: float = MAX_FACTOR_EXCESS  # probe error on x' minus on x (factor_excess)
