@@ -155,6 +155,9 @@ def test_step_window_reads_floats_and_tensors():
     assert last == {"a": 4.0}
     assert bad == (1, ["a"])
     assert len(w) == 0 and w.read() == ({}, None)
+    w.add(0, {"a": torch.tensor(1.0), "d": torch.tensor(2.0)})
+    w.add(1, {"a": torch.tensor(3.0)})  # a step without "d" (gan_every > 1: no D phase)
+    assert w.read(latest_of_each=True) == ({"a": 3.0, "d": 2.0}, None)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the CPU part runs above)")

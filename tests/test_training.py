@@ -422,6 +422,36 @@ def test_cf_to_encoder_false_keeps_the_counterfactual_gradient_out_of_the_encode
     assert TrainConfig().cf_to_encoder  # the paper's and the old behaviour stay the default
 
 
+def test_gan_every_plays_the_adversarial_game_on_one_step_in_n(tmp_path, clf_path):
+    import json
+
+    tr = make(tmp_path, clf_path, "lazy", steps=6, gan_every=2, lambda_inv=1.0, log_every=3)
+
+    def snap(m):
+        return [p.detach().clone() for p in m.parameters()]
+
+    def moved(before, m):
+        return any(not torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+    game = {"loss_d", "adv", "w_inv"}  # the D phase, the adversarial terms, the random branch
+    for step in range(4):
+        d0, g0, e0 = snap(tr.D), snap(tr.G), snap(tr.E)
+        names = set(tr.train_step(step))
+        assert moved(g0, tr.G) and moved(e0, tr.E) and "l1" in names  # every step
+        assert moved(d0, tr.D) == (step % 2 == 0), step
+        assert (game <= names) == (step % 2 == 0) and (not game & names) == (step % 2 == 1)
+        # R1 stays lazy over D's own steps (r1_every 2: D steps 0, 2, ... = steps 0, 4, ...)
+        assert ("r1" in names) == (step == 0), step
+    # the training loop's log lines keep the D phase's latest values on the other steps
+    tr.step = 0
+    tr.train()
+    recs = [json.loads(x) for x in (tmp_path / "lazy" / "log.jsonl").read_text().splitlines()]
+    lines = [r for r in recs if "loss_g" in r]
+    assert len(lines) == 2 and all("loss_d" in r and "adv" in r for r in lines)
+    with pytest.raises(ValueError, match="gan_every"):
+        TrainConfig(gan_every=0)
+
+
 def test_discriminator_sees_counterfactuals_as_fakes_with_d_cf(tmp_path, clf_path):
     plain, recs, _, _ = _train_with_and_without(
         tmp_path, clf_path, 3, {"d_cf": True}, lambda_adv_cf=1.0

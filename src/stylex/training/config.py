@@ -38,7 +38,12 @@ class TrainConfig(ConfigMixin):
       generator pass per step), so that ``lambda_adv_cf`` is judged by a discriminator that has
       learnt what a counterfactual looks like, not only reconstructions and samples;
     * ``cond_min_res`` — the condition enters only the generator's layers of at least this
-      resolution (0 = all; an architecture field, stored in the generator's config).
+      resolution (0 = all; an architecture field, stored in the generator's config);
+    * ``gan_every`` — the adversarial game runs on one step in ``gan_every`` (1 = every step,
+      the paper's): the D phase, the random branch (``G(z)``, its adversarial term and the
+      inversion term on it) and the encoder branch's adversarial terms. The other steps train
+      G and E on the encoder branch's reconstruction and classifier terms alone, at a fraction
+      of the cost; R1 stays lazy over D's own steps (every ``r1_every`` of them).
 
     Recipe terms (off here, i.e. the paper's; :mod:`stylex.training.recipes` names presets and
     ``recipe`` records which one the run started from):
@@ -85,6 +90,7 @@ class TrainConfig(ConfigMixin):
     cf_to_encoder: bool = True
     d_cf: bool = False
     cond_min_res: int = 0
+    gan_every: int = 1
     cond_signal: str = "probs"
     baseline: bool = False  # no condition, no classifier loss (Wu et al.'s StyleSpace)
     ema_kimg: float = 10.0  # EMA half-life in thousands of images
@@ -133,5 +139,7 @@ class TrainConfig(ConfigMixin):
             raise ValueError("lambda_env and lambda_edge must be >= 0")
         if self.cond_min_res < 0:
             raise ValueError("cond_min_res must be >= 0")
+        if self.gan_every < 1:
+            raise ValueError("gan_every must be >= 1")
         if self.encoder_features not in ENCODER_FEATURES:
             raise ValueError(f"encoder_features must be one of {', '.join(ENCODER_FEATURES)}")

@@ -35,11 +35,14 @@ class StepWindow:
     def add(self, step: int, stats: Mapping[str, torch.Tensor | float]) -> None:
         self.steps.append((step, stats))
 
-    def read(self) -> tuple[dict[str, float], tuple[int, list[str]] | None]:
+    def read(
+        self, latest_of_each: bool = False
+    ) -> tuple[dict[str, float], tuple[int, list[str]] | None]:
         """Read the whole window to the host (one transfer per device) and clear it.
 
-        Returns the last step's values as floats, and ``(step, names)`` of the first step with
-        a non-finite value (None when all are finite).
+        Returns the last step's values as floats (``latest_of_each``: each name's value from the
+        last step of the window that had it), and ``(step, names)`` of the first step with a
+        non-finite value (None when all are finite).
         """
         steps, self.steps = self.steps, []
         if not steps:
@@ -57,12 +60,14 @@ class StepWindow:
             vals = torch.stack([t.detach().float().reshape(()) for _, t in items]).tolist()
             for (i, _), v in zip(items, vals):
                 flat[i] = v
-        pos, bad, last = 0, None, {}
+        pos, bad = 0, None
+        last: dict[str, float] = {}
         for s, stats in steps:
-            last = {k: flat[pos + j] for j, k in enumerate(stats)}
+            this = {k: flat[pos + j] for j, k in enumerate(stats)}
+            last = {**last, **this} if latest_of_each else this
             pos += len(stats)
             if bad is None:
-                names = [k for k, v in last.items() if not _finite(v)]
+                names = [k for k, v in this.items() if not _finite(v)]
                 if names:
                     bad = (s, names)
         return last, bad

@@ -190,7 +190,7 @@ class StylExLoss:
         stats.add(
             loss_d=loss_d, d_real=real_logits.float().mean(), d_fake=fake_logits.float().mean()
         )
-        if tc.r1_gamma > 0 and inp.step % tc.r1_every == 0:
+        if tc.r1_gamma > 0 and (inp.step // tc.gan_every) % tc.r1_every == 0:
             x_r1 = x.detach().requires_grad_(True)
             r1 = d_r1_penalty(self.d_r1(x_r1, c), x_r1)  # fp32, eager: double backward
             (r1 * (tc.r1_gamma / 2) * tc.r1_every).backward()
@@ -202,11 +202,14 @@ class StylExLoss:
         with self.autocast():
             w = E(x, features=inp.feat_x)
             x_rec = G.generate(w, inp.c_enc, noise_mode="const")
-            w_rand = G.map(inp.z)
-            self._track_w_avg(w_rand)
-            x_rand = G.synthesize(G.styles(w_rand, c_shuf), noise_mode="random")
-            adv_rec = g_nonsaturating_loss(D(x_rec, c).float())
-            adv = inp.adv_rec_w * adv_rec + g_nonsaturating_loss(D(x_rand, c_shuf).float())
+            gan = self.gan_step(inp.step)
+            adv = x_rec.new_zeros((), dtype=torch.float32)
+            if gan:  # the adversarial game (every step unless ``gan_every`` > 1)
+                w_rand = G.map(inp.z)
+                self._track_w_avg(w_rand)
+                x_rand = G.synthesize(G.styles(w_rand, c_shuf), noise_mode="random")
+                adv_rec = g_nonsaturating_loss(D(x_rec, c).float())
+                adv = inp.adv_rec_w * adv_rec + g_nonsaturating_loss(D(x_rand, c_shuf).float())
             loss_l1 = l1(x_rec.float(), x)
             loss_rec = loss_l1  # recipe: or the foreground loss
             if tc.rec_loss != "l1":
@@ -228,7 +231,7 @@ class StylExLoss:
                 edge = edge_l1(x_rec, x)
                 loss = loss + tc.lambda_edge * edge
                 stats.add(edge=edge)
-            if tc.lambda_inv > 0:  # recipe: E inverts generated samples (gradient to E only)
+            if gan and tc.lambda_inv > 0:  # recipe: E inverts generated samples (to E only)
                 inv = l1(E(x_rand.detach()).float(), w_rand.detach().float())
                 loss = loss + tc.lambda_inv * inv
                 stats.add(w_inv=inv)
@@ -250,7 +253,7 @@ class StylExLoss:
                     cf = classifier_kl(inp.logits_real[inp.perm], C(x_cf.float()))
                     loss = loss + tc.lambda_cf * ramp * cf
                     stats.add(cf=cf)
-                if tc.lambda_adv_cf > 0:  # the counterfactual must also look real
+                if gan and tc.lambda_adv_cf > 0:  # the counterfactual must also look real
                     adv_cf = g_nonsaturating_loss(D(x_cf, c_shuf).float())
                     loss = loss + tc.lambda_adv_cf * ramp * adv_cf
                     stats.add(adv_cf=adv_cf)
@@ -259,7 +262,14 @@ class StylExLoss:
                 loss = loss + tc.cond_sparsity * ramp * lasso
                 stats.add(cond_lasso=lasso)
         loss.backward()
-        stats.add(loss_g=loss, adv=adv, l1=loss_l1, w_rec=loss_w)
+        stats.add(loss_g=loss, l1=loss_l1, w_rec=loss_w)
+        if gan:
+            stats.add(adv=adv)
+
+    def gan_step(self, step: int) -> bool:
+        """Whether ``step`` runs the adversarial game (the D phase and the generator's
+        adversarial terms): one step in ``gan_every``."""
+        return step % self.tc.gan_every == 0
 
     @torch.no_grad()
     def _track_w_avg(self, w: torch.Tensor) -> None:

@@ -222,6 +222,8 @@ class Trainer:
         inputs = self.loss.step_inputs(self.real_batch(step), step)
         stats = StepStats()
         for phase in self.phases:
+            if phase.name == "D" and not self.loss.gan_step(step):
+                continue  # ``gan_every``: this step trains G and E on the encoder branch alone
             for m in (self.G, self.D, self.E):
                 m.requires_grad_(any(m is t for t in phase.modules))
             for opt in phase.optimizers:
@@ -309,10 +311,10 @@ class Trainer:
         every = (tc.log_every, tc.eval_every, tc.sample_every, tc.checkpoint_every)
         return n == total or any(n % k == 0 for k in every)
 
-    def _read_window(self, window: StepWindow) -> dict[str, float]:
-        """The last step's values as floats; raises :class:`TrainingDiverged` if any step of the
-        window had a non-finite value."""
-        stats, bad = window.read()
+    def _read_window(self, window: StepWindow, latest_of_each: bool = False) -> dict[str, float]:
+        """The last step's values as floats (:meth:`StepWindow.read`); raises
+        :class:`TrainingDiverged` if any step of the window had a non-finite value."""
+        stats, bad = window.read(latest_of_each)
         if bad is not None:
             s, names = bad
             good = ckpt.latest_checkpoint(self.run_dir)
@@ -351,6 +353,7 @@ class Trainer:
         t_last, n_last = time.perf_counter(), self.step
         t_start = t_last
         window = StepWindow()
+        stats: dict[str, float] = {}
         try:
             while self.step < total:
                 if time_limit_s is not None and time.perf_counter() - t_start > time_limit_s:
@@ -367,7 +370,9 @@ class Trainer:
                 fault_point("train.step")
                 bar.update(1)
                 if self._host_read_due(total):  # one read per interval; NaN check of all steps
-                    stats = self._read_window(window)
+                    # a name the last step did not compute (``gan_every`` > 1: the D phase's)
+                    # keeps the value it was last read with
+                    stats = {**stats, **self._read_window(window, latest_of_each=True)}
                 if self.step % tc.log_every == 0 or self.step == total:
                     now = time.perf_counter()
                     dt = (now - t_last) / max(self.step - n_last, 1)
@@ -381,7 +386,7 @@ class Trainer:
                     }
                     self._log(rec)
                     bar.set_postfix(
-                        d=f"{stats['loss_d']:.2f}",
+                        d=f"{stats.get('loss_d', float('nan')):.2f}",
                         g=f"{stats['loss_g']:.2f}",
                         l1=f"{stats['l1']:.3f}",
                     )

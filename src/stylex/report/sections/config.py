@@ -111,6 +111,8 @@ def _extra_train_rows(cfg: RunConfig) -> list[tuple[str, Any]]:
         ]
     if t.cond_min_res:
         rows.append(("condition enters layers from", f"{t.cond_min_res} px"))
+    if t.gan_every > 1:
+        rows.append(("adversarial game", f"every {t.gan_every} steps"))
     if t.lambda_env or t.lambda_edge:
         rows.append(("λ (envelope, edge)", f"{t.lambda_env}, {t.lambda_edge}"))
     if cfg.init_from is not None:
