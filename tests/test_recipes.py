@@ -75,6 +75,7 @@ NEW_OFF = dict(
     compile=False,
     channels_last=False,
     cond_min_res=0,
+    gan_every=1,  # the adversarial game on every step (as before the option)
     balance_classes=False,
     encoder_features="trained",
 )
