@@ -63,6 +63,7 @@ OLD_DEFAULTS = dict(
 )
 NEW_OFF = dict(
     lambda_adv_cf=0.0,
+    lambda_cf_prox=0.0,
     d_cf=False,
     cf_to_encoder=True,  # the counterfactual terms reach the encoder (as before the option)
     lambda_env=0.0,

@@ -293,7 +293,14 @@ def test_report_shows_fine_tune_origin_and_extra_losses(tiny_run):
 
     cfg_path = tiny_run / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["train"].update(cond_sparsity=20.0, lambda_cf=1.0, cond_min_res=16, lambda_edge=20.0)
+    cfg["train"].update(
+        cond_sparsity=20.0,
+        lambda_cf=1.0,
+        cond_min_res=16,
+        lambda_edge=20.0,
+        gan_every=4,
+        lambda_cf_prox=2.5,
+    )
     cfg["init_from"] = {"run": "runs/earlier", "data": "shapes", "train": {}}
     cfg_path.write_text(json.dumps(cfg))
     page = build_report(tiny_run, options=SMALL).path.read_text()
@@ -302,4 +309,8 @@ def test_report_shows_fine_tune_origin_and_extra_losses(tiny_run):
     assert "16 px" in page[at : at + 80]
     at = page.index("λ (envelope, edge)")
     assert "0.0, 20.0" in page[at : at + 80]
+    at = page.index("adversarial game")
+    assert "every 4 steps" in page[at : at + 80]
+    at = page.index("counterfactual proximity λ")
+    assert "2.5" in page[at : at + 80]
     assert "runs/earlier" in page

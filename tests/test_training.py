@@ -397,6 +397,17 @@ def test_adversarial_counterfactual_term_is_logged_and_trains_the_generator(tmp_
     assert _changed(tmp_path, "generator.")
 
 
+def test_counterfactual_proximity_term_is_logged_and_trains_the_generator(tmp_path, clf_path):
+    plain, recs, _, _ = _train_with_and_without(tmp_path, clf_path, 3, {"lambda_cf_prox": 1.0})
+    terms = [r["cf_prox"] for r in recs if "cf_prox" in r]
+    # L1 between two images in [-1, 1]: a swapped condition changes the image, by less than 2
+    assert len(terms) == 3 and all(0 < t < 2 for t in terms)
+    assert not any("cf" in r or "cf_prox" in r for r in plain)
+    assert _changed(tmp_path, "generator.")
+    with pytest.raises(ValueError, match="lambda_cf_prox"):
+        TrainConfig(lambda_cf_prox=-1.0)
+
+
 def test_cf_to_encoder_false_keeps_the_counterfactual_gradient_out_of_the_encoder(
     tmp_path, clf_path
 ):

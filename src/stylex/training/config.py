@@ -30,6 +30,10 @@ class TrainConfig(ConfigMixin):
       ``λ · softplus(−D(G(E(x_i), c_j), c_j))`` (same ramp as ``lambda_cf``): without it the
       counterfactual loss is met by any image the classifier reads as the other class,
       realistic or not;
+    * ``lambda_cf_prox`` — ``λ · L1(G(E(x_i), c_j), x'_i)`` (same ramp as ``lambda_cf``; the
+      reconstruction detached): the counterfactual may change no more of the image than the
+      classifier needs, so the coordinates the condition drives change the classifier's factor
+      and not others that happen to vary with the class in the generator;
     * ``cf_to_encoder`` — whether the counterfactual terms' gradient also reaches the encoder
       (through w); False: the counterfactual is generated from a detached w, so only the
       generator learns to let c carry the class and the encoder is trained by reconstruction
@@ -87,6 +91,7 @@ class TrainConfig(ConfigMixin):
     cond_sparsity: float = 0.0
     lambda_cf: float = 0.0
     lambda_adv_cf: float = 0.0
+    lambda_cf_prox: float = 0.0
     cf_to_encoder: bool = True
     d_cf: bool = False
     cond_min_res: int = 0
@@ -121,8 +126,10 @@ class TrainConfig(ConfigMixin):
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch < 1:
             raise ValueError("steps must be >= 0 and batch >= 1")
-        if self.cond_sparsity < 0 or self.lambda_cf < 0 or self.lambda_adv_cf < 0:
-            raise ValueError("cond_sparsity, lambda_cf and lambda_adv_cf must be >= 0")
+        if min(self.cond_sparsity, self.lambda_cf, self.lambda_adv_cf, self.lambda_cf_prox) < 0:
+            raise ValueError(
+                "cond_sparsity, lambda_cf, lambda_adv_cf and lambda_cf_prox must be >= 0"
+            )
         if self.cond_signal not in ("probs", "logits"):
             raise ValueError("cond_signal must be 'probs' or 'logits'")
         if self.precision not in ("auto", "fp32", "bf16"):

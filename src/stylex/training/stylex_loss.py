@@ -246,13 +246,18 @@ class StylExLoss:
                 kl = classifier_kl(inp.logits_real, C(x_rec.float()))
                 loss = loss + tc.lambda_cls * kl
                 stats.add(kl=kl)
-            if not tc.baseline and (tc.lambda_cf > 0 or tc.lambda_adv_cf > 0) and ramp > 0:
+            cf_terms = max(tc.lambda_cf, tc.lambda_adv_cf, tc.lambda_cf_prox)
+            if not tc.baseline and cf_terms > 0 and ramp > 0:
                 w_cf = w if tc.cf_to_encoder else w.detach()
                 x_cf = G.generate(w_cf, c_shuf, noise_mode="const")
                 if tc.lambda_cf > 0:
                     cf = classifier_kl(inp.logits_real[inp.perm], C(x_cf.float()))
                     loss = loss + tc.lambda_cf * ramp * cf
                     stats.add(cf=cf)
+                if tc.lambda_cf_prox > 0:  # it changes no more than the class needs
+                    prox = l1(x_cf.float(), x_rec.detach().float())
+                    loss = loss + tc.lambda_cf_prox * ramp * prox
+                    stats.add(cf_prox=prox)
                 if gan and tc.lambda_adv_cf > 0:  # the counterfactual must also look real
                     adv_cf = g_nonsaturating_loss(D(x_cf, c_shuf).float())
                     loss = loss + tc.lambda_adv_cf * ramp * adv_cf

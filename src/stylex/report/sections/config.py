@@ -109,6 +109,8 @@ def _extra_train_rows(cfg: RunConfig) -> list[tuple[str, Any]]:
             ("class-sparse conditioning λ", t.cond_sparsity),
             ("counterfactual λ", t.lambda_cf),
         ]
+    if t.lambda_cf_prox:
+        rows.append(("counterfactual proximity λ", t.lambda_cf_prox))
     if t.cond_min_res:
         rows.append(("condition enters layers from", f"{t.cond_min_res} px"))
     if t.gan_every > 1:
