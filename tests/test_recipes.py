@@ -144,6 +144,9 @@ def test_cli_uses_the_default_recipe_and_flags_override(monkeypatch, tmp_path):
     assert plain["encoder_features"] == "effnet"  # the default recipe's encoder
     own = _cli_config(monkeypatch, tmp_path, "--encoder-features", "trained")
     assert own["encoder_features"] == "trained" and own["recipe"] == DEFAULT_RECIPE
+    assert plain["gan_every"] == RECIPES[DEFAULT_RECIPE]["gan_every"] > 1
+    every_step = _cli_config(monkeypatch, tmp_path, "--gan-every", "1")
+    assert every_step["gan_every"] == 1 and every_step["recipe"] == DEFAULT_RECIPE
 
 
 def test_recipe_is_recorded_in_config_json(tmp_path):
