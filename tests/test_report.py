@@ -119,6 +119,14 @@ def test_report_without_metrics(tiny_run):
     attrs = json.loads((tiny_run / "attfind" / "attributes.json").read_text())
     for c in attrs["classes"]:
         assert f"Class “{html.escape(c['class'])}”" in page
+    # the joint check's counts (on by default) are a column of the attribute tables
+    joint = [a["joint_flipped"] for c in attrs["classes"] for a in c["attributes"]]
+    assert joint and "flipped together</th>" in page
+    for c in attrs["classes"]:
+        counts = [a["joint_flipped"] for a in c["attributes"]]
+        assert counts == sorted(counts)  # never falls as attributes are added
+        n = c["num_considered"]
+        assert all(f"<td>{k} / {n}</td>" in page for k in counts)
     # each card names its layer's kind and resolution (rgb layers of the 16-px generator: 1, 4, 7)
     cards = [a for c in attrs["classes"] for a in c["attributes"][:1]]
     assert cards

@@ -22,9 +22,11 @@ is computed by rank ``j mod WORLD_SIZE``; Δ is merged with one all-reduce (each
 zeros outside its chunks, so the sum is exact); every rank then holds the full Δ, and rank 0
 writes the files.
 
-Discriminator filter (``d_filter``, :mod:`stylex.attfind.d_filter`): a pair whose edit drops
-the discriminator's mean realness by more than ``d_margin`` standard deviations is rejected;
-rejected pairs are listed per class.
+Filters on picked pairs (rejected pairs are listed per class): the discriminator filter
+(``d_filter``, :mod:`stylex.attfind.d_filter`: the edit may not drop D's mean realness by more
+than ``d_margin`` stds) and the joint check (on by default, :mod:`stylex.attfind.joint_check`:
+a class's top-k applied together flip at least as many images as its top-(k−1); ``joint=False``
+/ ``--no-joint-check`` is the colab's selection).
 
 The result type :class:`AttFindResult` lives in :mod:`stylex.attfind.result`.
 """
@@ -44,6 +46,7 @@ from stylex import distributed as distr
 from stylex.attfind.d_filter import discriminator_filter
 from stylex.attfind.delta import ProgressFn, fast_effects, reference_effects
 from stylex.attfind.effects import DEFAULT_INCLUDE_RGB, DIRECTIONS, Effects, chunk_bounds
+from stylex.attfind.joint_check import chain, joint_check
 from stylex.attfind.result import AttFindResult, agreement
 from stylex.attfind.screen import DEFAULT_CANDIDATES_PER_TOP_K, screen_pairs
 from stylex.attfind.select import (
@@ -299,6 +302,7 @@ class AttFind:
         d_filter: bool = False,
         d_margin: float = 1.0,
         one_direction: bool = True,
+        joint: bool = True,
         split: str = "val",
         image_ids: list[str] | None = None,
         partial_dir: str | Path | None = None,
@@ -318,7 +322,7 @@ class AttFind:
                 first-order estimate, re-ranked by their exact Δ on ``screen_subset`` images.
             threshold: the greedy selection's per-image accumulated-effect threshold.
             max_flip_fraction: unstable-image rule (None: keep all images).
-            d_filter, d_margin: the discriminator filter (module docstring).
+            d_filter, d_margin, joint: the filters (module docstring).
             one_direction: a class never gets both directions of one coordinate (False: the
                 colab's rule; :mod:`stylex.attfind.select`).
         """
@@ -343,6 +347,7 @@ class AttFind:
             "d_filter": d_filter,
             "d_margin": d_margin if d_filter else None,
             "one_direction": bool(one_direction),
+            "joint_check": bool(joint),
             "split": split,
             "method": self.method,
             "temperature": self.temperature,
@@ -376,16 +381,12 @@ class AttFind:
             resume=resume,
         )
         cfg["effects_seconds"] = self.stats.get("seconds")
-        accept_factory = None
-        if d_filter:
-            accept_factory = discriminator_filter(
-                self.run.discriminator,
-                self.edit_context(effects.style_min, effects.style_max),
-                styles,
-                cond,
-                d_margin,
-                self.device,
-            )
+        ctx = self.edit_context(effects.style_min, effects.style_max)
+        d_acc = d_filter and discriminator_filter(
+            self.run.discriminator, ctx, styles, cond, d_margin, self.device
+        )
+        j_acc = joint and joint_check(ctx, styles, self.device, self.batch or 64, top_k)
+        accept_factory = chain(d_acc or None, j_acc or None)  # the D filter first
         classes, unstable = select_attributes(
             effects,
             top_k,
@@ -396,7 +397,6 @@ class AttFind:
         )
         cfg["num_unstable"] = int(unstable.sum())
         t2 = time.perf_counter()  # display strengths (attribute.extra["visibility"])
-        ctx = self.edit_context(effects.style_min, effects.style_max)
         annotate_with_context(ctx, classes, styles, top_k, batch=self.batch or 64)
         cfg["visibility_seconds"] = time.perf_counter() - t2
         cfg["seconds"] = time.perf_counter() - t0

@@ -86,6 +86,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "other direction of a picked coordinate is not picked",
     )
     p.add_argument(
+        "--no-joint-check",
+        action="store_true",
+        help="the colab's selection: keep a picked attribute even when, applied together with "
+        "the class's earlier attributes, it flips fewer images than they did (by default it "
+        "is rejected and the next best taken)",
+    )
+    p.add_argument(
         "--max-flip-fraction",
         type=float,
         default=DEFAULT_MAX_FLIP_FRACTION,
@@ -168,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         d_filter=args.d_filter,
         d_margin=args.d_margin,
         one_direction=not args.both_directions,
+        joint=not args.no_joint_check,
         split=args.split,
         partial_dir=out / "partial",
         resume=not args.no_resume,

@@ -101,14 +101,16 @@ class AttFindResult:
             if not c.attributes:
                 lines.append("  (no attributes: no stable image is predicted as another class)")
                 continue
+            joint = all("joint_flipped" in a.extra for a in c.attributes)
             lines.append(
                 f"  {'#':>3} {'layer':>5} {'ch':>4} {'index':>6} {'dir':>4} "
-                f"{'effect':>8} {'flipped':>8}"
+                f"{'effect':>8} {'flipped':>8}" + (f" {'together':>8}" if joint else "")
             )
             for r, a in enumerate(c.attributes[:top] if top else c.attributes, 1):
                 lines.append(
                     f"  {r:>3} {a.layer:>5} {a.channel:>4} {a.index:>6} "
                     f"{a.direction:>4} {a.effect:>8.4f} {a.flipped:>8}"
+                    + (f" {a.extra['joint_flipped']:>8}" if joint else "")
                 )
         return "\n".join(lines)
 

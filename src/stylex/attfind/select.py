@@ -22,7 +22,9 @@ Rules (the official colab's, made explicit):
   Pairs not computed are never picked.
 * An optional ``accept(direction, index, images) -> bool`` (the discriminator filter) may reject
   a picked pair; a rejected pair is recorded, removed and does not count toward ``top_k`` (the
-  other direction of its coordinate stays available).
+  other direction of its coordinate stays available). A filter that returns
+  ``(False, {"stop": True})`` ends the class's selection there (the joint check's rejection
+  limit, :mod:`stylex.attfind.joint_check`).
 
 Recorded per attribute: ``effect`` = mean ``e`` over all considered images; ``gain`` = the
 greedy criterion when it was picked; ``mean_delta`` = mean signed ``Δ[..., y]``; ``flipped`` =
@@ -203,6 +205,8 @@ def select_class(
             ok, info = verdict if isinstance(verdict, tuple) else (verdict, {})
             rec.update(info)
             if not ok:
+                if info.get("stop"):
+                    break  # the filter ends this class's selection (nothing recorded)
                 rejected.append(rec)
                 continue
         picked.append(rec)

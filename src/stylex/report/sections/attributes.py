@@ -111,14 +111,20 @@ def class_attributes(ctx: ReportContext, ex: Explainer, cls: str, top_k: int, co
         )
     parts = []
     if not compact:
+        joint = all("joint_flipped" in a.extra for a in ca.attributes)
         hdr = (
             "<tr><th>#</th><th>layer</th><th>channel</th><th>index</th><th>direction</th>"
-            "<th>target</th><th>effect</th><th>mean Δ</th><th>flipped</th></tr>"
-        )
+            "<th>target</th><th>effect</th><th>mean Δ</th><th>flipped</th>"
+            + ('<th title="flipped with attributes #1 to this one applied together">'
+               "flipped together</th>" if joint else "")
+            + "</tr>"
+        )  # fmt: skip
         rows = "".join(
             f"<tr><td>{r + 1}</td><td>{a.layer}</td><td>{a.channel}</td><td>{a.index}</td>"
             f"<td>{esc(a.direction)}</td><td>{fmt(a.target)}</td><td>{fmt(a.effect)}</td>"
-            f"<td>{a.mean_delta:+.3f}</td><td>{a.flipped} / {ca.num_considered}</td></tr>"
+            f"<td>{a.mean_delta:+.3f}</td><td>{a.flipped} / {ca.num_considered}</td>"
+            + (f"<td>{a.extra['joint_flipped']} / {ca.num_considered}</td>" if joint else "")
+            + "</tr>"
             for r, a in enumerate(ca.attributes)
         )
         parts.append(f'<table class="data">{hdr}{rows}</table>')
@@ -139,7 +145,9 @@ def attributes_section(ctx: ReportContext) -> str:
         '<p class="note">Per class, the StyleSpace coordinates AttFind found to raise the '
         "classifier's probability of that class most (effect = mean increase over images "
         "predicted as another class; flipped = images whose predicted class becomes this "
-        "one; both at AttFind's shift size "
+        "one with this attribute alone; flipped together = the same with the class's "
+        "attributes up to this one applied together, which AttFind keeps from falling as "
+        "attributes are added; all at AttFind's shift size "
         f"{ex.shift_size:g}). Each pair: the reconstruction, the same with the attribute "
         "applied, and where the picture changed (black: unchanged; red → yellow → white: "
         "larger change); red frames mark flips. The pairs show each attribute at its display "
