@@ -139,3 +139,20 @@ def test_attfind_joint_check_on_a_run_and_the_colab_selection_without_it(tiny_ru
     got = [[(a.direction, a.index) for a in c.attributes] for c in plain.classes]
     assert got == [[(a.direction, a.index) for a in c.attributes] for c in expect]
     assert all("joint_flipped" not in a.extra for c in plain.classes for a in c.attributes)
+
+
+def test_shortfall_note_says_when_the_joint_check_stopped_a_class():
+    from stylex.attfind.joint_check import shortfall_note
+    from stylex.attfind.select import Attribute, ClassAttributes
+
+    def attr(i, joint):
+        return Attribute(0, i, i, "max", 1.0, 0.1, 1, extra={"joint_flipped": joint})
+
+    stopped = ClassAttributes("trouser", 1, [attr(0, 120), attr(1, 176)], 181)
+    stopped.rejected = [attr(2 + j, 170) for j in range(2 * 3)]
+    note = shortfall_note(stopped, 3, joint=True)
+    assert "got 2 of 3 attributes (181 images considered)" in note
+    assert "joint check stopped it after 6 candidates" in note and "flip 176 of" in note
+    assert "joint check" not in shortfall_note(stopped, 3, joint=False)
+    few = ClassAttributes("sneaker", 0, [attr(0, 3)], 4)  # ran out of candidates, no stop
+    assert "joint check" not in shortfall_note(few, 3, joint=True)

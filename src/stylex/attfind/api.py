@@ -46,7 +46,7 @@ from stylex import distributed as distr
 from stylex.attfind.d_filter import discriminator_filter
 from stylex.attfind.delta import ProgressFn, fast_effects, reference_effects
 from stylex.attfind.effects import DEFAULT_INCLUDE_RGB, DIRECTIONS, Effects, chunk_bounds
-from stylex.attfind.joint_check import chain, joint_check
+from stylex.attfind.joint_check import chain, joint_check, shortfall_note
 from stylex.attfind.result import AttFindResult, agreement
 from stylex.attfind.screen import DEFAULT_CANDIDATES_PER_TOP_K, screen_pairs
 from stylex.attfind.select import (
@@ -402,11 +402,7 @@ class AttFind:
         cfg["seconds"] = time.perf_counter() - t0
         for c in classes:
             if len(c.attributes) < top_k:
-                warnings.warn(
-                    f"AttFind: class {c.name!r} got {len(c.attributes)} of {top_k} "
-                    f"attributes ({c.num_considered} images considered)",
-                    stacklevel=2,
-                )
+                warnings.warn(shortfall_note(c, top_k, joint), stacklevel=2)
         return AttFindResult(classes, effects, cfg, unstable)
 
 

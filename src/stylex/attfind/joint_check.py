@@ -113,4 +113,20 @@ def chain(
     return factory
 
 
-__all__ = ["DEFAULT_MAX_REJECTIONS_PER_TOP_K", "chain", "joint_check"]
+def shortfall_note(c: Any, top_k: int, joint: bool) -> str:
+    """The warning for a class (:class:`~stylex.attfind.select.ClassAttributes`) that got fewer
+    than ``top_k`` attributes, saying why when the joint check stopped it."""
+    note = (
+        f"AttFind: class {c.name!r} got {len(c.attributes)} of {top_k} attributes "
+        f"({c.num_considered} images considered)"
+    )
+    last = c.attributes[-1].extra.get("joint_flipped") if c.attributes else None
+    if joint and last is not None and len(c.rejected) >= DEFAULT_MAX_REJECTIONS_PER_TOP_K * top_k:
+        note += (
+            f": the joint check stopped it after {len(c.rejected)} candidates that would have "
+            f"undone flips; its attributes together flip {last} of those images"
+        )
+    return note
+
+
+__all__ = ["DEFAULT_MAX_REJECTIONS_PER_TOP_K", "chain", "joint_check", "shortfall_note"]
