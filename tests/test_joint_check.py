@@ -154,5 +154,10 @@ def test_shortfall_note_says_when_the_joint_check_stopped_a_class():
     assert "got 2 of 3 attributes (181 images considered)" in note
     assert "joint check stopped it after 6 candidates" in note and "flip 176 of" in note
     assert "joint check" not in shortfall_note(stopped, 3, joint=False)
+    by_d = ClassAttributes("trouser", 1, [attr(0, 120), attr(1, 176)], 181)
+    by_d.rejected = [
+        Attribute(0, 2 + j, 2 + j, "max", 1.0, 0.1, 1, extra={"d_drop": 1.0}) for j in range(6)
+    ]  # the discriminator filter's rejections: not the joint check's stop
+    assert "joint check" not in shortfall_note(by_d, 3, joint=True)
     few = ClassAttributes("sneaker", 0, [attr(0, 3)], 4)  # ran out of candidates, no stop
     assert "joint check" not in shortfall_note(few, 3, joint=True)

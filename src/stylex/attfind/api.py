@@ -382,11 +382,13 @@ class AttFind:
         )
         cfg["effects_seconds"] = self.stats.get("seconds")
         ctx = self.edit_context(effects.style_min, effects.style_max)
-        d_acc = d_filter and discriminator_filter(
-            self.run.discriminator, ctx, styles, cond, d_margin, self.device
+        d_acc = (
+            discriminator_filter(self.run.discriminator, ctx, styles, cond, d_margin, self.device)
+            if d_filter
+            else None
         )
-        j_acc = joint and joint_check(ctx, styles, self.device, self.batch or 64, top_k)
-        accept_factory = chain(d_acc or None, j_acc or None)  # the D filter first
+        j_acc = joint_check(ctx, styles, self.device, self.batch or 64, top_k) if joint else None
+        accept_factory = chain(d_acc, j_acc)  # the D filter first
         classes, unstable = select_attributes(
             effects,
             top_k,

@@ -59,23 +59,24 @@ def joint_check(
         return int((ctx.probs(img).argmax(1) == y).sum())
 
     def factory(y: int) -> AcceptFn:
-        joint: list[list[torch.Tensor]] = []  # the joint edit so far (set on the first call)
-        flips, rejections = [0], [0]
+        joint: list[torch.Tensor] | None = None  # the joint edit so far (set on the first call)
+        flips = rejections = 0
 
         def accept(d: int, i: int, idx: torch.Tensor) -> tuple[bool, dict[str, Any]]:
-            if max_rejections is not None and rejections[0] >= max_rejections:
+            nonlocal joint, flips, rejections
+            if max_rejections is not None and rejections >= max_rejections:
                 return False, {"stop": True}
-            if not joint:
+            if joint is None:
                 idx_d = idx.to(device)
-                joint.append([s.index_select(0, idx_d) for s in styles])
-                flips[0] = count(joint[0], y)
-            edited = ctx.edit(joint[0], i, targets[d, i].item())
-            after, before = count(edited, y), flips[0]
-            info = {"joint_flipped": after, "joint_before": before}
-            if after < before:
-                rejections[0] += 1
+                joint = [s.index_select(0, idx_d) for s in styles]
+                flips = count(joint, y)
+            edited = ctx.edit(joint, i, targets[d, i].item())
+            after = count(edited, y)
+            info = {"joint_flipped": after, "joint_before": flips}
+            if after < flips:
+                rejections += 1
                 return False, info
-            joint[0], flips[0] = edited, after
+            joint, flips = edited, after
             return True, info
 
         return accept
@@ -121,9 +122,11 @@ def shortfall_note(c: Any, top_k: int, joint: bool) -> str:
         f"({c.num_considered} images considered)"
     )
     last = c.attributes[-1].extra.get("joint_flipped") if c.attributes else None
-    if joint and last is not None and len(c.rejected) >= DEFAULT_MAX_REJECTIONS_PER_TOP_K * top_k:
+    # the joint check's own rejections (a pair the discriminator filter rejected has no count)
+    undoing = sum("joint_flipped" in r.extra for r in c.rejected)
+    if joint and last is not None and undoing >= DEFAULT_MAX_REJECTIONS_PER_TOP_K * top_k:
         note += (
-            f": the joint check stopped it after {len(c.rejected)} candidates that would have "
+            f": the joint check stopped it after {undoing} candidates that would have "
             f"undone flips; its attributes together flip {last} of those images"
         )
     return note
